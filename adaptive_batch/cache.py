@@ -1,0 +1,63 @@
+"""An optional response cache keyed by (model, prompt, sampling parameters, seed).
+
+Off by default. With it, re-running a configuration, or a baseline that asks for the same
+base-prompt samples as another method, costs nothing for work already done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+from typing import Optional
+
+from .records import Completion, GenerationRequest
+
+
+def request_key(model_id: str, request: GenerationRequest, index: int) -> str:
+    payload = json.dumps(
+        [model_id, request.prompt, request.params.__dict__, request.seed, index], sort_keys=True, default=list
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class ResponseCache:
+    def __init__(self, directory: str | Path, max_entries: int = 5_000_000):
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(Path(directory) / "responses.sqlite"))
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
+            "used INTEGER NOT NULL DEFAULT 0)"
+        )
+        self.max_entries = max_entries
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str) -> Optional[Completion]:
+        row = self._db.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return Completion(**json.loads(row[0]))
+
+    def put_many(self, items: list[tuple[str, Completion]]) -> None:
+        rows = [(k, json.dumps(c.__dict__)) for k, c in items if c.error is None]
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)", rows)
+            (count,) = self._db.execute("SELECT COUNT(*) FROM responses").fetchone()
+            if count > self.max_entries:
+                self._db.execute(
+                    "DELETE FROM responses WHERE rowid IN (SELECT rowid FROM responses ORDER BY rowid LIMIT ?)",
+                    (count - self.max_entries,),
+                )
+
+    def clear(self) -> int:
+        with self._db:
+            (count,) = self._db.execute("SELECT COUNT(*) FROM responses").fetchone()
+            self._db.execute("DELETE FROM responses")
+        return count
+
+    def close(self) -> None:
+        self._db.close()

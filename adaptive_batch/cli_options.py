@@ -1,0 +1,127 @@
+"""CLI options generated from the config dataclasses, so each option is declared exactly once.
+
+Every field of the nested ``RunConfig`` becomes a ``--flag`` whose help is the field's declared
+help text. Options default to "not given", so only what the user typed overrides the config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import inspect
+import typing
+from typing import Any, Literal
+
+import typer
+
+from .config import (
+    BackendConfig,
+    DataConfig,
+    PromptConfig,
+    RetrievalConfig,
+    RunConfig,
+    SamplingConfig,
+    ScheduleConfig,
+    VerifierConfig,
+)
+
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "backend": BackendConfig,
+    "sampling": SamplingConfig,
+    "schedule": ScheduleConfig,
+    "retrieval": RetrievalConfig,
+    "verifier": VerifierConfig,
+    "prompt": PromptConfig,
+}
+# Flags whose plain field name would be ambiguous or clumsy on the command line.
+RENAMES = {
+    ("backend", "name"): "backend",
+    ("verifier", "name"): "verifier",
+    ("prompt", "style"): "prompt-style",
+    ("prompt", "template"): "template",
+    ("", "output_dir"): "output",
+}
+SKIPPED = {("data", "path"), ("backend", "options")}
+
+
+@dataclasses.dataclass(frozen=True)
+class OptionSpec:
+    section: str  # "" for top-level RunConfig fields
+    field: str
+    param: str
+    flag: str
+    help: str
+    annotation: Any
+    choices: tuple[str, ...] | None
+    multiple: bool
+
+
+def option_specs() -> list[OptionSpec]:
+    specs = []
+    owners = [("", RunConfig)] + list(SECTIONS.items())
+    for section, cls in owners:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if dataclasses.is_dataclass(hints[f.name]) or (section, f.name) in SKIPPED:
+                continue
+            flag = RENAMES.get((section, f.name), f.name.replace("_", "-"))
+            annotation, choices, multiple = _cli_type(hints[f.name])
+            default = f.default if f.default is not dataclasses.MISSING else None
+            shown = "" if default in (None, "", ()) else f" [default: {_show(default)}]"
+            specs.append(
+                OptionSpec(section, f.name, flag.replace("-", "_"), f"--{flag}", f.metadata.get("help", "") + shown,
+                           annotation, choices, multiple)
+            )
+    return specs
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ", ".join(repr(v) for v in value)
+    return str(value)
+
+
+def _cli_type(hint: Any) -> tuple[Any, tuple[str, ...] | None, bool]:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Union:
+        return _cli_type(next(a for a in args if a is not type(None)))
+    if origin is Literal:
+        return str, tuple(args), False
+    if origin is tuple:
+        return list[str], None, True
+    return hint, None, False
+
+
+def parameters(rich_panel: str = "Run options") -> list[inspect.Parameter]:
+    """typer parameters, one per config field."""
+    out = []
+    for spec in option_specs():
+        option = typer.Option(None, spec.flag, help=spec.help, show_default=False, rich_help_panel=rich_panel)
+        annotation = spec.annotation
+        if spec.choices:
+            # typer turns an Enum into a click.Choice; values come back as members.
+            annotation = enum.Enum(spec.param, {c: c for c in spec.choices}, type=str)
+        annotation = typing.Optional[annotation]
+        out.append(inspect.Parameter(spec.param, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation))
+    return out
+
+
+def overrides(values: dict[str, Any]) -> dict[str, Any]:
+    """Nested config data holding only the options the user gave."""
+    nested: dict[str, Any] = {}
+    for spec in option_specs():
+        value = values.get(spec.param)
+        if value is None or (spec.multiple and not value):
+            continue
+        if isinstance(value, enum.Enum):
+            value = value.value
+        if spec.multiple:
+            # Let "--stop '\\n'" mean a newline, as users of other tools expect.
+            value = [v.encode().decode("unicode_escape") for v in value]
+        if spec.section:
+            nested.setdefault(spec.section, {})[spec.field] = value
+        else:
+            nested[spec.field] = value
+    return nested

@@ -1,0 +1,235 @@
+"""Frozen, validated run configuration.
+
+Each field is documented where it is declared (``doc(...)``); the CLI reuses that text for
+``--help`` so the two never drift. Validation happens once, here, when a config is built:
+everything downstream may trust it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from .errors import ConfigError
+
+METHODS = ("adaptive", "elimination", "random-demos", "uniform")
+Method = Literal["adaptive", "elimination", "random-demos", "uniform"]
+
+
+def doc(default: Any, help: str) -> Any:
+    """A dataclass field with its help text attached."""
+    return field(default=default, metadata={"help": help})
+
+
+def help_for(cls: type, name: str) -> str:
+    """The declared help text of one config field, for the CLI."""
+    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}[name]
+
+
+def _require(cond: bool, message: str) -> None:
+    if not cond:
+        raise ConfigError(message)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    path: str = doc("", "JSONL file of queries, one JSON object per line.")
+    question_field: str = doc("question", "Field holding the question text.")
+    answer_field: Optional[str] = doc(
+        "answer", "Field holding the reference answer (omit for label-free data)."
+    )
+    id_field: str = doc("id", "Field holding a unique id; ids are made from line numbers when absent.")
+    limit: Optional[int] = doc(None, "Use only the first N queries (file order).")
+
+    def __post_init__(self) -> None:
+        _require(bool(self.path), "a dataset path is required")
+        _require(self.limit is None or self.limit >= 1, f"limit must be >= 1, got {self.limit}")
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    temperature: float = doc(0.8, "Sampling temperature.")
+    top_p: float = doc(0.95, "Nucleus sampling threshold.")
+    top_k: int = doc(40, "Top-k sampling (0 disables; engines without it ignore it).")
+    max_tokens: int = doc(48, "Most tokens generated per sample.")
+    stop: tuple[str, ...] = doc(("\n\n", "\nQuestion:"), "Stop sequences.")
+
+    def __post_init__(self) -> None:
+        _require(self.temperature >= 0, f"temperature must be >= 0, got {self.temperature}")
+        _require(0 < self.top_p <= 1, f"top_p must be in (0, 1], got {self.top_p}")
+        _require(self.max_tokens >= 1, f"max_tokens must be >= 1, got {self.max_tokens}")
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    name: str = doc("llamacpp", "Generation backend, by registered name.")
+    model: Optional[str] = doc(
+        None, "Model to load (a .gguf path for llamacpp); default: Gemma 3 270M Q4_K_M from PyPI."
+    )
+    n_ctx: int = doc(2048, "Context window in tokens (llama.cpp's own default, 512, is too small).")
+    n_threads: Optional[int] = doc(None, "CPU threads for llama.cpp (default: all cores).")
+    options: tuple[tuple[str, Any], ...] = doc((), "Extra engine arguments passed to the backend.")
+
+    def __post_init__(self) -> None:
+        _require(self.n_ctx >= 128, f"n_ctx must be >= 128, got {self.n_ctx}")
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    method: Method = doc(
+        "adaptive",
+        "Allocation method: adaptive (nearest demonstrations), elimination (no demonstrations), "
+        "random-demos (random demonstrations), uniform (best-of-N, no early stop).",
+    )
+    budget: float = doc(6.0, "Average samples per query; the run spends at most budget x queries.")
+    warmup: int = doc(2, "Warm-up samples per query from the base prompt, one per round.")
+    max_per_query: Optional[int] = doc(
+        None, "Most samples any one query may get (default: 3 x budget, at least the warm-up)."
+    )
+    max_rounds: Optional[int] = doc(None, "Most adaptive rounds after warm-up (default: no limit).")
+
+    def __post_init__(self) -> None:
+        _require(self.method in METHODS, f"method must be one of {', '.join(METHODS)}, got '{self.method}'")
+        _require(math.isfinite(self.budget) and self.budget > 0, f"budget must be > 0, got {self.budget}")
+        _require(self.warmup >= 1, f"warmup must be >= 1, got {self.warmup}")
+        _require(self.budget >= self.warmup, f"budget must be >= warmup ({self.warmup}), got {self.budget}")
+        if self.max_per_query is not None:
+            _require(
+                self.max_per_query >= self.warmup,
+                f"max_per_query must be >= warmup ({self.warmup}), got {self.max_per_query}",
+            )
+        _require(self.max_rounds is None or self.max_rounds >= 0, f"max_rounds must be >= 0, got {self.max_rounds}")
+
+    @property
+    def per_query_cap(self) -> int:
+        if self.max_per_query is not None:
+            return self.max_per_query
+        return max(self.warmup, math.ceil(3 * self.budget))
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    k: int = doc(3, "Demonstrations per adaptive prompt.")
+    embedder: str = doc(
+        "sentence-transformers", "Embedder plugin: sentence-transformers, hashing, or a registered name."
+    )
+    embedder_model: Optional[str] = doc(
+        None, "Sentence-transformers model name or path (default: all-MiniLM-L6-v2 from PyPI, offline)."
+    )
+    min_similarity: float = doc(
+        0.35, "Retrieved demonstrations less similar than this (cosine) are not shown."
+    )
+
+    def __post_init__(self) -> None:
+        _require(self.k >= 1, f"k must be >= 1, got {self.k}")
+        _require(-1 <= self.min_similarity <= 1, f"min_similarity must be in [-1, 1], got {self.min_similarity}")
+
+
+@dataclass(frozen=True)
+class VerifierConfig:
+    name: str = doc("reference", "Verifier plugin, by registered name.")
+    extractor: str = doc(
+        "expression", "Answer extractor: expression (arithmetic, evaluated safely), last_number, gsm8k."
+    )
+    tolerance: float = doc(1e-6, "Relative tolerance of numeric comparison.")
+
+    def __post_init__(self) -> None:
+        _require(self.tolerance >= 0, f"tolerance must be >= 0, got {self.tolerance}")
+
+
+@dataclass(frozen=True)
+class PromptConfig:
+    style: Literal["completion", "chat"] = doc(
+        "completion", "completion: few-shot text for base models; chat: messages for instruct models."
+    )
+    template: Optional[str] = doc(
+        None, "A prompt template file with {examples} and {question} (default: the built-in one)."
+    )
+    demo_mode: Literal["add", "replace"] = doc(
+        "add", "add: demonstrations follow the generic examples; replace: they take their place."
+    )
+
+    def __post_init__(self) -> None:
+        _require(self.style in ("completion", "chat"), f"prompt style must be completion or chat, got '{self.style}'")
+        _require(self.demo_mode in ("add", "replace"), f"demo_mode must be add or replace, got '{self.demo_mode}'")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    data: DataConfig
+    output_dir: str = doc("", "Run directory for results, samples and the log (default: runs/<dataset>-<method>-s<seed>).")
+    seed: int = doc(0, "Run seed; each sample's seed derives from (seed, query id, sample index).")
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    verifier: VerifierConfig = field(default_factory=VerifierConfig)
+    prompt: PromptConfig = field(default_factory=PromptConfig)
+    cache_dir: Optional[str] = doc(None, "Response cache directory (off when unset).")
+
+    def __post_init__(self) -> None:
+        if not self.output_dir:
+            stem = Path(self.data.path).stem
+            object.__setattr__(
+                self, "output_dir", str(Path("runs") / f"{stem}-{self.schedule.method}-s{self.seed}")
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
+        """Build from nested plain data (a TOML file, a saved run); unknown keys are errors."""
+        return _build(cls, data, "config")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must be a table of options, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown key(s) in {where}: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    kwargs = {name: _coerce(hints[name], value, f"{where}.{name}") for name, value in data.items()}
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(inner, value, where)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{where} must be one of {', '.join(map(str, args))}, got {value!r}")
+        return value
+    if origin is tuple:
+        if isinstance(value, dict):
+            return tuple(sorted(value.items()))
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} must be a list, got {type(value).__name__}")
+        return tuple(tuple(v) if isinstance(v, list) else v for v in value)
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, str, bool) and not (type(value) is hint):
+        raise ConfigError(f"{where} must be {hint.__name__}, got {type(value).__name__} {value!r}")
+    return value

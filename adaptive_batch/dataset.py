@@ -1,0 +1,91 @@
+"""Reading queries from JSONL, with errors that name the file, line and field."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Optional
+
+from .config import DataConfig
+from .errors import DatasetError
+from .records import Query
+
+
+def load_queries(config: DataConfig, require_answers: bool = False) -> list[Query]:
+    """Every query of ``config.path``, validated before any generation starts.
+
+    Ids come from ``id_field`` or, where a line has none, from its line number. Numbers are
+    accepted as ids and answers and kept as text.
+    """
+    path = Path(config.path)
+    raw = _read_bytes(path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DatasetError(str(path), f"invalid UTF-8 (byte {exc.start}: {exc.reason})", line=line) from None
+    queries: list[Query] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        if config.limit is not None and len(queries) >= config.limit:
+            break
+        query = _parse_line(path, number, line, config, require_answers)
+        if query.id in seen:
+            raise DatasetError(
+                str(path), f"duplicate id '{query.id}' (first on line {seen[query.id]})", number, config.id_field
+            )
+        seen[query.id] = number
+        queries.append(query)
+    if not queries:
+        raise DatasetError(str(path), "the file holds no queries (it is empty)")
+    return queries
+
+
+def dataset_fingerprint(path: str) -> str:
+    """SHA-256 of the dataset file, recorded so a resume can tell the data changed."""
+    return hashlib.sha256(_read_bytes(Path(path))).hexdigest()
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DatasetError(str(path), "no such file") from None
+    except IsADirectoryError:
+        raise DatasetError(str(path), "is a directory, not a JSONL file") from None
+    except PermissionError:
+        raise DatasetError(str(path), "permission denied") from None
+
+
+def _parse_line(path: Path, number: int, line: str, config: DataConfig, require_answers: bool) -> Query:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DatasetError(str(path), f"malformed JSON: {exc.msg} (column {exc.colno})", number) from None
+    if not isinstance(record, dict):
+        raise DatasetError(str(path), f"expected a JSON object, got {type(record).__name__}", number)
+    question = _text_field(path, number, record, config.question_field, required=True)
+    answer: Optional[str] = None
+    if config.answer_field:
+        answer = _text_field(path, number, record, config.answer_field, required=require_answers)
+    query_id = _text_field(path, number, record, config.id_field, required=False) or f"line-{number}"
+    used = {config.question_field, config.answer_field, config.id_field}
+    extra = {k: v for k, v in record.items() if k not in used}
+    return Query(id=query_id, question=question, answer=answer, line=number, extra=extra)
+
+
+def _text_field(path: Path, number: int, record: dict, name: str, required: bool) -> Optional[str]:
+    if name not in record or record[name] is None:
+        if required:
+            raise DatasetError(str(path), "missing field", number, name)
+        return None
+    value = record[name]
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise DatasetError(str(path), f"expected text, got {type(value).__name__}", number, name)
+    text = str(value)
+    if required and not text.strip():
+        raise DatasetError(str(path), "empty text", number, name)
+    return text

@@ -1,0 +1,171 @@
+"""What a run writes: per-query results, every sample, and a summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+from .config import RunConfig
+
+if TYPE_CHECKING:
+    from phases import RunState
+
+SUMMARY_NAME = "summary.json"
+RESULTS_NAME = "results"
+SAMPLES_PARQUET = "samples.parquet"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run: its summary and where its tables are."""
+
+    run_dir: Path
+    summary: dict[str, Any]
+
+    @property
+    def coverage(self) -> float:
+        return self.summary["coverage"]
+
+    def results_table(self):
+        """Per-query results as a pyarrow Table."""
+        import pyarrow.parquet as pq
+
+        return pq.read_table(self.run_dir / f"{RESULTS_NAME}.parquet")
+
+    def samples_table(self):
+        """Every sample as a pyarrow Table."""
+        import pyarrow.parquet as pq
+
+        return pq.read_table(self.run_dir / SAMPLES_PARQUET)
+
+    def to_pandas(self):
+        return self.results_table().to_pandas()
+
+
+def write_outputs(
+    run_dir: Path,
+    config: RunConfig,
+    state: "RunState",
+    wall_s: float,
+    timings: dict[str, float],
+    counters: dict[str, int],
+    model_id: str,
+    embedder_id: Optional[str],
+    verification: str,
+) -> RunResult:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [
+        {
+            "id": q.id,
+            "final_answer": s.answer,
+            "resolved": s.resolved,
+            "samples": s.samples,
+            "prompt_tokens": s.prompt_tokens,
+            "completion_tokens": s.completion_tokens,
+            "resolved_phase": s.resolved_phase,
+            "resolved_round": s.resolved_round,
+            "demo_ids": list(s.demo_ids),
+            "error": s.error,
+        }
+        for q, s in zip(state.queries, state.status)
+    ]
+    _atomic_write(run_dir / f"{RESULTS_NAME}.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    _write_parquet(pq, pa.Table.from_pylist(rows, schema=_results_schema(pa)), run_dir / f"{RESULTS_NAME}.parquet")
+    samples = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+    samples.sort(key=lambda r: (r["round"], r["query_id"], r["sample_index"]))
+    _write_parquet(pq, pa.Table.from_pylist(samples, schema=_samples_schema(pa)), run_dir / SAMPLES_PARQUET)
+
+    n = len(state.queries)
+    resolved = state.resolved_count
+    summary = {
+        "coverage": resolved / n,
+        "coverage_kind": f"pass@budget, {verification}",
+        "n_queries": n,
+        "resolved": resolved,
+        "errors": sum(s.error is not None for s in state.status),
+        "method": config.schedule.method,
+        "budget_samples": state.total_budget,
+        "samples": state.spent,
+        "prompt_tokens": sum(p["prompt_tokens"] for p in state.by_phase.values()),
+        "completion_tokens": sum(p["completion_tokens"] for p in state.by_phase.values()),
+        "by_phase": state.by_phase,
+        "pool_size": sum(s.resolved for s in state.status),
+        "wall_time_s": round(wall_s, 3),
+        "time_s": {k: round(v, 4) for k, v in sorted(timings.items())},
+        "samples_generated": counters["generated"],
+        "samples_replayed_from_log": counters["replayed"],
+        "samples_from_cache": counters["cached"],
+        "model": model_id,
+        "embedder": embedder_id,
+        "extractor": config.verifier.extractor,
+        "config": config.to_dict(),
+        "versions": _versions(),
+    }
+    _atomic_write(run_dir / SUMMARY_NAME, json.dumps(summary, indent=2) + "\n")
+    return RunResult(run_dir, summary)
+
+
+def _results_schema(pa):
+    return pa.schema(
+        [
+            ("id", pa.string()),
+            ("final_answer", pa.string()),
+            ("resolved", pa.bool_()),
+            ("samples", pa.int32()),
+            ("prompt_tokens", pa.int64()),
+            ("completion_tokens", pa.int64()),
+            ("resolved_phase", pa.string()),
+            ("resolved_round", pa.int32()),
+            ("demo_ids", pa.list_(pa.string())),
+            ("error", pa.string()),
+        ]
+    )
+
+
+def _samples_schema(pa):
+    return pa.schema(
+        [
+            ("query_id", pa.string()),
+            ("sample_index", pa.int32()),
+            ("phase", pa.string()),
+            ("round", pa.int32()),
+            ("seed", pa.int64()),
+            ("demo_ids", pa.list_(pa.string())),
+            ("text", pa.string()),
+            ("answer", pa.string()),
+            ("passed", pa.bool_()),
+            ("prompt_tokens", pa.int32()),
+            ("completion_tokens", pa.int32()),
+            ("finish_reason", pa.string()),
+            ("error", pa.string()),
+        ]
+    )
+
+
+def _write_parquet(pq, table, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for dist in ("adaptive-batch", "llama-cpp-python", "sentence-transformers", "faiss-cpu", "torch", "pyarrow"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions

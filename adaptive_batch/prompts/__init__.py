@@ -1,0 +1,86 @@
+"""Prompt building: a few-shot completion style for base models and a chat style for instruct models.
+
+The base prompt is the instruction, a few generic worked examples, and the question. Adaptive
+prompts add retrieved demonstrations (the run's own solved queries with their passing
+responses) after the generic examples, or put them in their place (``demo_mode``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+from ..config import PromptConfig
+from ..errors import ConfigError
+from ..records import Message
+
+# Hand-written, generic examples: one per operation, none taken from any dataset.
+GENERIC_EXAMPLES: tuple[tuple[str, str], ...] = (
+    ("Tom had 12 apples. He gave 5 of them to his sister. How many apples does Tom have now?", "12 - 5"),
+    ("A box holds 6 pencils. How many pencils are in 4 boxes?", "6 * 4"),
+    ("Sara read 23 pages on Monday and 19 pages on Tuesday. How many pages did she read in all?", "23 + 19"),
+    ("36 cookies are shared equally among 9 children. How many cookies does each child get?", "36 / 9"),
+)
+
+INSTRUCTION = "Answer each question with the arithmetic expression that computes the answer."
+
+DEFAULT_TEMPLATE = INSTRUCTION + "\n\n{examples}Question: {question}\nAnswer:"
+EXAMPLE_FORMAT = "Question: {question}\nAnswer: {answer}\n\n"
+
+
+@dataclass(frozen=True)
+class Example:
+    question: str
+    answer: str
+
+
+def response_as_example(response: str) -> str:
+    """A passing response as shown in a prompt: its first non-empty line, trimmed."""
+    for line in response.splitlines():
+        if line.strip():
+            return line.strip()
+    return response.strip()
+
+
+class PromptBuilder:
+    def __init__(self, config: PromptConfig):
+        self.style = config.style
+        self.demo_mode = config.demo_mode
+        self.template = DEFAULT_TEMPLATE
+        if config.template:
+            path = Path(config.template)
+            try:
+                self.template = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"cannot read prompt template {path}: {exc.strerror}") from None
+            for placeholder in ("{examples}", "{question}"):
+                if placeholder not in self.template:
+                    raise ConfigError(f"prompt template {path} lacks the placeholder {placeholder}")
+        self.generic = tuple(Example(q, a) for q, a in GENERIC_EXAMPLES)
+
+    def examples(self, demonstrations: Sequence[Example]) -> list[Example]:
+        if not demonstrations:
+            return list(self.generic)
+        if self.demo_mode == "replace":
+            return list(demonstrations)
+        return [*self.generic, *demonstrations]
+
+    def build(self, question: str, demonstrations: Sequence[Example] = ()) -> Union[str, tuple[Message, ...]]:
+        shots = self.examples(demonstrations)
+        if self.style == "chat":
+            messages: list[Message] = [{"role": "system", "content": INSTRUCTION}]
+            for shot in shots:
+                messages.append({"role": "user", "content": shot.question})
+                messages.append({"role": "assistant", "content": shot.answer})
+            messages.append({"role": "user", "content": question})
+            return tuple(messages)
+        rendered = "".join(EXAMPLE_FORMAT.format(question=s.question, answer=s.answer) for s in shots)
+        return self.template.replace("{examples}", rendered).replace("{question}", question.strip())
+
+
+def demonstrations_as_examples(demos: Sequence, limit: Optional[int] = None) -> list[Example]:
+    return [Example(d.question.strip(), response_as_example(d.response)) for d in demos[:limit]]
+
+
+__all__ = ["DEFAULT_TEMPLATE", "Example", "GENERIC_EXAMPLES", "PromptBuilder", "demonstrations_as_examples"]

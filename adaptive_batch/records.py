@@ -1,0 +1,103 @@
+"""The data model shared by every part of a run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Query:
+    """One item of the test set."""
+
+    id: str
+    question: str
+    answer: Optional[str] = None
+    line: int = 0
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    temperature: float
+    top_p: float
+    top_k: int
+    max_tokens: int
+    stop: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One prompt to sample ``n`` completions from. ``prompt`` is text or chat messages."""
+
+    prompt: Union[str, tuple[Message, ...]]
+    params: SamplingParams
+    seed: int
+    n: int = 1
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+    # Set when the engine could not serve this request (e.g. the prompt exceeds the context):
+    # recorded as a per-query error, and the run goes on.
+    error: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a verifier says about one response."""
+
+    passed: bool
+    answer: Optional[str] = None
+    score: Optional[float] = None
+    detail: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """One generated and verified sample, as logged and written to samples.parquet.
+
+    The prompt itself is not stored (it would repeat on every row); it is rebuilt from the
+    query, the prompt template and ``demo_ids``.
+    """
+
+    query_id: str
+    sample_index: int
+    phase: str
+    round: int
+    seed: int
+    demo_ids: tuple[str, ...]
+    text: str
+    answer: Optional[str]
+    passed: bool
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+    error: Optional[str] = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "query_id": self.query_id,
+            "sample_index": self.sample_index,
+            "phase": self.phase,
+            "round": self.round,
+            "seed": self.seed,
+            "demo_ids": list(self.demo_ids),
+            "text": self.text,
+            "answer": self.answer,
+            "passed": self.passed,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "finish_reason": self.finish_reason,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "SampleRecord":
+        return cls(**{**data, "demo_ids": tuple(data["demo_ids"])})

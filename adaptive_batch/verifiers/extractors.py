@@ -1,0 +1,112 @@
+"""Answer extractors: response text -> a canonical numeric answer string, or None.
+
+Each is a plain function registered by name (entry-point group ``adaptive_batch.extractors``).
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+import re
+from typing import Optional
+
+_NUMBER = r"-?\d+(?:\.\d+)?"
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_EXPRESSION_RUN = re.compile(r"[\d.\s+\-*/()]+")
+_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+_MAX_MAGNITUDE = 1e15
+
+
+def format_number(value: float) -> str:
+    """Canonical text of a number: integers without a decimal point, others to 10 places."""
+    if math.isfinite(value) and abs(value - round(value)) < 1e-9:
+        return str(int(round(value)))
+    return f"{value:.10g}"
+
+
+def _normalise(text: str) -> str:
+    text = _THOUSANDS.sub("", text)
+    return text.replace("×", "*").replace("÷", "/").replace("−", "-").replace("–", "-").replace("$", "")
+
+
+def evaluate_arithmetic(expression: str) -> Optional[float]:
+    """Value of + - * / arithmetic on numbers, through the AST (never ``eval``); None if invalid."""
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except (SyntaxError, ValueError):
+        return None
+
+    def walk(node: ast.AST) -> float:
+        if isinstance(node, ast.Expression):
+            return walk(node.body)
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return float(node.value)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            value = walk(node.operand)
+            return -value if isinstance(node.op, ast.USub) else value
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            value = _BINARY[type(node.op)](walk(node.left), walk(node.right))
+            if abs(value) > _MAX_MAGNITUDE:
+                raise OverflowError
+            return value
+        raise ValueError(type(node).__name__)
+
+    try:
+        return walk(tree)
+    except (ValueError, ZeroDivisionError, OverflowError, RecursionError):
+        return None
+
+
+def _balance(candidate: str) -> str:
+    candidate = candidate.strip().rstrip("+-*/. ").lstrip("*/). ")
+    while candidate.count(")") > candidate.count("(") and candidate.endswith(")"):
+        candidate = candidate[:-1].rstrip()
+    while candidate.count("(") > candidate.count(")") and candidate.startswith("("):
+        candidate = candidate[1:].lstrip()
+    return candidate
+
+
+def extract_expression(text: str) -> Optional[str]:
+    """The value of the first arithmetic expression in the answer's first line.
+
+    The left side of an equation wins, so ``30 - 11 = 21`` gives 19: a small model writes the
+    right expression far more often than the right sum.
+    """
+    for chunk in (_first_line(text), text):
+        for run in _EXPRESSION_RUN.findall(_normalise(chunk)):
+            candidate = _balance(run)
+            if not re.search(r"\d", candidate):
+                continue
+            value = evaluate_arithmetic(candidate)
+            if value is not None:
+                return format_number(value)
+    return None
+
+
+def extract_last_number(text: str) -> Optional[str]:
+    """The last number in the text."""
+    numbers = re.findall(_NUMBER, _normalise(text))
+    return format_number(float(numbers[-1])) if numbers else None
+
+
+def extract_gsm8k(text: str) -> Optional[str]:
+    """The number after GSM8K's ``####`` marker."""
+    match = re.search(r"####\s*(" + _NUMBER + ")", _normalise(text))
+    return format_number(float(match.group(1))) if match else None
+
+
+def parse_reference(answer: str) -> Optional[float]:
+    """A dataset's reference answer as a number: plain, GSM8K ``#### N``, or its last number."""
+    text = _normalise(str(answer)).strip()
+    for found in (extract_gsm8k(text), text if re.fullmatch(_NUMBER, text) else None, extract_last_number(text)):
+        if found is not None:
+            return float(found)
+    return None
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line
+    return ""

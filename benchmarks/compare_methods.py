@@ -1,0 +1,164 @@
+"""Uniform, elimination, random demonstrations and adaptive+demonstrations, side by side.
+
+Every method runs through the same ``adaptive_batch.run`` with the same model and embedder,
+loaded once. Uniform best-of-N runs at ``--uniform-budget`` (>= budget): because each sample's
+seed depends only on (seed, query id, sample index), its first r rounds are exactly uniform at
+budget r, which gives the uniform curve against which the other methods are compared at equal
+samples, equal generated tokens and equal total (prompt + generated) tokens.
+
+    python benchmarks/compare_methods.py --dataset ../shared/datasets/addsub.jsonl \
+        --dataset ../shared/datasets/svamp.jsonl --limit 200 --budget 6 --warmup 2 --seeds 0 1 2
+
+A shared response cache makes the base-prompt samples of elimination and of every warm-up
+free after uniform has drawn them (same prompt, same seed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from adaptive_batch import RunConfig, run
+from adaptive_batch.backends import create_backend
+from adaptive_batch.config import DataConfig, PromptConfig, RetrievalConfig, ScheduleConfig
+from retrieval import create_embedder
+
+METHODS = ("uniform", "elimination", "random-demos", "adaptive")
+
+
+def trajectory(run_dir: Path) -> dict[str, list[float]]:
+    """Coverage after each round against cumulative samples, generated and total tokens."""
+    samples = pq.read_table(run_dir / "samples.parquet").to_pylist()
+    n = len(pq.read_table(run_dir / "results.parquet"))
+    rounds = sorted({s["round"] for s in samples})
+    resolved: set[str] = set()
+    out = {"samples": [0.0], "generated_tokens": [0.0], "total_tokens": [0.0], "coverage": [0.0]}
+    spent = gen = tot = 0
+    for r in rounds:
+        for s in (s for s in samples if s["round"] == r and s["error"] is None):
+            spent += 1
+            gen += s["completion_tokens"]
+            tot += s["prompt_tokens"] + s["completion_tokens"]
+            if s["passed"]:
+                resolved.add(s["query_id"])
+        out["samples"].append(spent / n)
+        out["generated_tokens"].append(gen / n)
+        out["total_tokens"].append(tot / n)
+        out["coverage"].append(len(resolved) / n)
+    return out
+
+
+def coverage_at(curve: dict[str, list[float]], axis: str, x: float) -> float | None:
+    """Uniform's coverage at compute x, interpolated between rounds; None beyond its range."""
+    xs, ys = curve[axis], curve["coverage"]
+    if x > xs[-1] + 1e-9:
+        return None
+    return float(np.interp(x, xs, ys))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", action="append", required=True)
+    parser.add_argument("--limit", type=int, default=200)
+    parser.add_argument("--budget", type=float, default=6)
+    parser.add_argument("--uniform-budget", type=float, default=10)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument("--demo-mode", default="add")
+    parser.add_argument("--min-similarity", type=float, default=None)
+    parser.add_argument("--extractor", default="expression")
+    parser.add_argument("--cache-dir", default=".cache/responses")
+    parser.add_argument("--runs-dir", default="runs/benchmark")
+    parser.add_argument("--out", default="benchmarks/results/compare_methods.json")
+    args = parser.parse_args(argv)
+
+    backend = create_backend("llamacpp")
+    embedder = create_embedder("sentence-transformers")
+    retrieval = RetrievalConfig() if args.min_similarity is None else RetrievalConfig(min_similarity=args.min_similarity)
+    report: dict = {"settings": vars(args), "model": backend.model_id, "embedder": embedder.model_id, "datasets": {}}
+    for dataset in args.dataset:
+        name = Path(dataset).stem
+        per_seed = []
+        for seed in args.seeds:
+            row: dict = {"seed": seed}
+            for method in args.methods:
+                budget = args.uniform_budget if method == "uniform" else args.budget
+                config = RunConfig(
+                    data=DataConfig(path=dataset, limit=args.limit),
+                    schedule=ScheduleConfig(method=method, budget=budget, warmup=args.warmup),
+                    retrieval=retrieval,
+                    prompt=PromptConfig(demo_mode=args.demo_mode),
+                    seed=seed,
+                    cache_dir=args.cache_dir,
+                    output_dir=f"{args.runs_dir}/{name}-{method}-b{budget:g}-{args.demo_mode}-s{seed}",
+                )
+                config = replace(config, verifier=replace(config.verifier, extractor=args.extractor))
+                started = time.time()
+                result = run(config, backend=backend, embedder=embedder)
+                curve = trajectory(result.run_dir)
+                row[method] = {
+                    "coverage": result.coverage,
+                    "samples_per_query": result.summary["samples"] / result.summary["n_queries"],
+                    "generated_tokens_per_query": curve["generated_tokens"][-1],
+                    "total_tokens_per_query": curve["total_tokens"][-1],
+                    "curve": curve,
+                    "wall_s": round(time.time() - started, 1),
+                    "generated_now": result.summary["samples_generated"],
+                }
+                print(f"{name} seed={seed} {method}: coverage={result.coverage:.3f} "
+                      f"samples/q={row[method]['samples_per_query']:.2f} ({row[method]['wall_s']}s)", flush=True)
+            uniform = row.get("uniform", {}).get("curve")
+            if uniform:
+                row["uniform_at_equal"] = {
+                    m: {axis: coverage_at(uniform, axis, row[m][key])
+                        for axis, key in (("samples", "samples_per_query"),
+                                          ("generated_tokens", "generated_tokens_per_query"),
+                                          ("total_tokens", "total_tokens_per_query"))}
+                    for m in args.methods if m != "uniform"
+                }
+                row["uniform_at_budget"] = coverage_at(uniform, "samples", args.budget)
+            per_seed.append(row)
+        report["datasets"][name] = {"seeds": per_seed, "mean": _means(per_seed, args)}
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+        print(json.dumps({name: report["datasets"][name]["mean"]}, indent=2), flush=True)
+    return 0
+
+
+def _means(rows: list[dict], args) -> dict:
+    def mean_sd(values):
+        values = [v for v in values if v is not None]
+        if not values:
+            return None
+        return {"mean": round(statistics.fmean(values), 4),
+                "sd": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0, "n": len(values)}
+
+    out: dict = {}
+    for method in args.methods:
+        if method == "uniform":
+            out["uniform@budget"] = mean_sd([r.get("uniform_at_budget") for r in rows])
+            continue
+        out[method] = {
+            "coverage": mean_sd([r[method]["coverage"] for r in rows]),
+            "samples_per_query": mean_sd([r[method]["samples_per_query"] for r in rows]),
+            "total_tokens_per_query": mean_sd([r[method]["total_tokens_per_query"] for r in rows]),
+        }
+        if "uniform_at_equal" in rows[0]:
+            out[method]["uniform_at_equal"] = {
+                axis: mean_sd([r["uniform_at_equal"][method][axis] for r in rows])
+                for axis in ("samples", "generated_tokens", "total_tokens")
+            }
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

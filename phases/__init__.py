@@ -1,0 +1,20 @@
+"""The two phases of a run and the allocation methods that drive them."""
+
+from .adaptive import plan_adaptive_round
+from .policies import METHODS, Method, choose_within_budget, total_budget, uniform_targets
+from .state import Assignment, QueryStatus, RunState, sample_seed
+from .warmup import plan_warmup_round
+
+__all__ = [
+    "METHODS",
+    "Assignment",
+    "Method",
+    "QueryStatus",
+    "RunState",
+    "choose_within_budget",
+    "plan_adaptive_round",
+    "plan_warmup_round",
+    "sample_seed",
+    "total_budget",
+    "uniform_targets",
+]

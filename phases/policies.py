@@ -1,0 +1,56 @@
+"""Allocation methods: the proposed one and the baselines share every other line of code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from adaptive_batch.config import ScheduleConfig
+
+from .state import RunState, tie_break_rank
+
+Demonstrations = Literal["none", "nearest", "random"]
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    early_stop: bool
+    demonstrations: Demonstrations
+    description: str
+
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("adaptive", True, "nearest", "adaptive allocation with the nearest resolved queries as demonstrations"),
+        Method("elimination", True, "none", "adaptive allocation from the base prompt (no demonstrations)"),
+        Method("random-demos", True, "random", "adaptive allocation with random resolved queries as demonstrations"),
+        Method("uniform", False, "none", "best-of-N: every query gets the same samples, no early stop"),
+    )
+}
+
+
+def total_budget(schedule: ScheduleConfig, n_queries: int) -> int:
+    return int(schedule.budget * n_queries + 1e-9)
+
+
+def uniform_targets(state: RunState, run_seed: int) -> list[int]:
+    """Samples per query for best-of-N: the budget spread as evenly as whole samples allow."""
+    n = len(state.queries)
+    base, extra = divmod(state.total_budget, n)
+    order = sorted(range(n), key=lambda p: tie_break_rank(run_seed, state.queries[p].id))
+    targets = [base] * n
+    for position in order[:extra]:
+        targets[position] += 1
+    return targets
+
+
+def choose_within_budget(state: RunState, candidates: list[int], run_seed: int) -> list[int]:
+    """All candidates if the budget allows; else those with the fewest samples so far."""
+    if len(candidates) <= state.remaining:
+        return candidates
+    ranked = sorted(
+        candidates, key=lambda p: (state.status[p].samples, tie_break_rank(run_seed, state.queries[p].id))
+    )
+    return sorted(ranked[: max(state.remaining, 0)])

@@ -1,0 +1,103 @@
+"""What the scheduler knows about every query, updated sample by sample."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+from adaptive_batch.records import Query, SampleRecord
+from retrieval.pool import Demonstration
+
+
+def sample_seed(run_seed: int, query_id: str, sample_index: int) -> int:
+    """The seed of one sample, a pure function of (run seed, query id, sample index).
+
+    A resumed run, a re-ordered batch and an uninterrupted run therefore ask for the same samples.
+    """
+    digest = hashlib.blake2b(f"{run_seed}\x1f{query_id}\x1f{sample_index}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % (2**31 - 1)
+
+
+def tie_break_rank(run_seed: int, query_id: str) -> int:
+    """A seeded, order-free rank used to break ties between equally deserving queries."""
+    return int.from_bytes(hashlib.blake2b(f"rank\x1f{run_seed}\x1f{query_id}".encode(), digest_size=8).digest(), "big")
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One sample to draw in a round: which query, which of its samples, and with what context."""
+
+    position: int
+    sample_index: int
+    seed: int
+    demonstrations: tuple[Demonstration, ...] = ()
+
+
+@dataclass
+class QueryStatus:
+    samples: int = 0
+    resolved: bool = False
+    resolved_phase: Optional[str] = None
+    resolved_round: Optional[int] = None
+    answer: Optional[str] = None
+    passing_response: Optional[str] = None
+    error: Optional[str] = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    demo_ids: list[str] = field(default_factory=list)
+
+
+class RunState:
+    def __init__(self, queries: Sequence[Query], total_budget: int):
+        self.queries = list(queries)
+        self.status = [QueryStatus() for _ in self.queries]
+        self.total_budget = total_budget
+        self.spent = 0
+        self.by_phase: dict[str, dict[str, int]] = {}
+
+    @property
+    def resolved_count(self) -> int:
+        return sum(s.resolved for s in self.status)
+
+    @property
+    def remaining(self) -> int:
+        return self.total_budget - self.spent
+
+    def apply(self, position: int, record: SampleRecord) -> bool:
+        """Account one verified sample; True when it newly resolves its query."""
+        status = self.status[position]
+        status.samples += 1
+        status.prompt_tokens += record.prompt_tokens
+        status.completion_tokens += record.completion_tokens
+        for demo_id in record.demo_ids:
+            if demo_id not in status.demo_ids:
+                status.demo_ids.append(demo_id)
+        phase = self.by_phase.setdefault(
+            record.phase, {"samples": 0, "prompt_tokens": 0, "completion_tokens": 0, "resolved": 0}
+        )
+        if record.error is not None:
+            # The engine could not serve it (e.g. too long a prompt): no compute was spent, and
+            # the query takes no further part rather than failing the same way again.
+            status.error = record.error
+            return False
+        self.spent += 1
+        phase["samples"] += 1
+        phase["prompt_tokens"] += record.prompt_tokens
+        phase["completion_tokens"] += record.completion_tokens
+        if status.answer is None and record.answer is not None:
+            status.answer = record.answer
+        if record.passed:
+            status.passing_response = record.text
+            if not status.resolved:
+                status.resolved = True
+                status.answer = record.answer
+                status.resolved_phase = record.phase
+                status.resolved_round = record.round
+                phase["resolved"] += 1
+                return True
+        return False
+
+    def active(self, position: int) -> bool:
+        status = self.status[position]
+        return status.error is None and not status.resolved

@@ -1,0 +1,79 @@
+"""The command line as users and pipelines call it: exit codes, messages, machine-readable output."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+SIMULATED = ["--backend", "simulated", "--embedder", "hashing", "--min-similarity", "0"]
+
+
+def cli(*args, cwd=None):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "300"}
+    return subprocess.run(
+        [sys.executable, "-m", "adaptive_batch", *map(str, args)], capture_output=True, text=True, env=env, cwd=cwd
+    )
+
+
+def test_run_json_summary_and_outputs(synthetic, tmp_path):
+    out = tmp_path / "run"
+    proc = cli("run", synthetic(30), *SIMULATED, "--budget", "3", "--output", out, "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["n_queries"] == 30 and summary["samples"] <= 90
+    for name in ("results.parquet", "results.jsonl", "samples.parquet", "samples.jsonl", "summary.json", "run.json"):
+        assert (out / name).exists(), name
+    assert "\x1b[" not in proc.stdout + proc.stderr  # no ANSI codes when not on a terminal
+
+
+def test_rerun_of_the_same_command_resumes_and_replays(synthetic, tmp_path):
+    args = ("run", synthetic(30), *SIMULATED, "--budget", "3", "--output", tmp_path / "run", "--json")
+    first = json.loads(cli(*args).stdout)
+    again = json.loads(cli(*args).stdout)
+    assert again["samples_generated"] == 0 and again["samples_replayed_from_log"] == first["samples"]
+    assert again["coverage"] == first["coverage"]
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--budget", "1", "--warmup", "2"], "budget must be >= warmup (2), got 1.0"),
+        (["--k", "0"], "k must be >= 1, got 0"),
+        (["--backend", "nope"], "unknown backend 'nope' (known: "),
+    ],
+)
+def test_inconsistent_options_exit_2_with_one_message(synthetic, tmp_path, extra, message):
+    proc = cli("run", synthetic(5), *SIMULATED, "--output", tmp_path / "r", *extra)
+    assert proc.returncode == 2
+    assert message in proc.stderr.replace("\n", " ")
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_dataset_exits_2_naming_file_line_and_field(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": "a", "question": "q", "answer": "1"}\n{"id": "b", "answer": "2"}\n')
+    proc = cli("run", path, *SIMULATED, "--output", tmp_path / "r")
+    assert proc.returncode == 2
+    assert "bad.jsonl:2: field 'question': missing field" in proc.stderr.replace("\n", "")
+    assert "Traceback" not in proc.stderr
+
+
+def test_unwritable_output_directory_exits_2(synthetic, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    proc = cli("run", synthetic(5), *SIMULATED, "--output", blocker / "run")
+    assert proc.returncode == 2 and "cannot write to the output directory" in proc.stderr.replace("\n", "")
+
+
+def test_help_is_instant_because_heavy_engines_are_not_imported():
+    code = (
+        "import sys, adaptive_batch.cli as c; "
+        "heavy = [m for m in ('torch', 'faiss', 'llama_cpp', 'sentence_transformers', 'pyarrow') if m in sys.modules]; "
+        "print(heavy)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+    help_text = cli("run", "--help").stdout
+    assert "Average samples per query" in help_text and "--method" in help_text

@@ -1,0 +1,73 @@
+"""The real default model (Gemma 3 270M on llama.cpp) and embedder (MiniLM) on a handful of queries."""
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from adaptive_batch import RunConfig, run
+from adaptive_batch.config import PromptConfig
+from adaptive_batch.prompts import PromptBuilder
+from adaptive_batch.records import GenerationRequest, SamplingParams
+
+from .conftest import shared_dataset
+
+pytestmark = [pytest.mark.model, pytest.mark.embedder]
+PARAMS = SamplingParams(temperature=0.8, top_p=0.95, top_k=40, max_tokens=24, stop=("\n\n", "\nQuestion:"))
+
+
+def first(n):
+    lines = shared_dataset("addsub.jsonl").read_text().splitlines()[:n]
+    return [json.loads(line) for line in lines]
+
+
+def test_llamacpp_generates_counts_tokens_and_honours_seeds(real_backend):
+    prompt = PromptBuilder(PromptConfig()).build(first(1)[0]["question"])
+    out = real_backend.generate([GenerationRequest(prompt, PARAMS, seed=s) for s in (1, 2, 1)])
+    texts = [o[0].text for o in out]
+    assert all(o[0].prompt_tokens > 100 and o[0].completion_tokens > 0 for o in out)
+    assert texts[0] == texts[2]  # the same seed gives the same sample, even after another request
+    two = real_backend.generate([GenerationRequest(prompt, PARAMS, seed=5, n=2)])[0]
+    assert len(two) == 2
+
+
+def test_prompt_longer_than_the_context_is_a_per_request_error(real_backend):
+    long_prompt = "Question: " + "seven apples " * 2000 + "\nAnswer:"
+    out = real_backend.generate([GenerationRequest(long_prompt, PARAMS, seed=0)])[0][0]
+    assert out.error is not None and "prompt too long" in out.error and out.completion_tokens == 0
+
+
+def test_minilm_puts_similar_questions_near(real_embedder):
+    vectors = real_embedder.embed(
+        ["Tom had 12 apples and ate 3. How many are left?", "Sara had 20 pears and ate 5. How many remain?",
+         "The train leaves at 9 and the capital of France is Paris."]
+    )
+    assert vectors.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
+
+
+def test_two_phase_run_end_to_end_is_deterministic(real_backend, real_embedder, tmp_path):
+    def once(name):
+        config = RunConfig.from_dict(
+            {
+                "data": {"path": str(shared_dataset("addsub.jsonl")), "limit": 8},
+                "schedule": {"budget": 3, "warmup": 1},
+                "sampling": {"max_tokens": 24},
+                "retrieval": {"min_similarity": 0.0},
+                "output_dir": str(tmp_path / name),
+            }
+        )
+        return run(config, backend=real_backend, embedder=real_embedder)
+
+    a, b = once("a"), once("b")
+    summary = a.summary
+    assert summary["samples"] <= 24 and summary["by_phase"]["warmup"]["samples"] == 8
+    assert summary["model"].startswith("llamacpp:") and summary["embedder"].startswith("sentence-transformers:")
+    assert summary["prompt_tokens"] > 100 * summary["samples"]
+    rows_a = pq.read_table(a.run_dir / "samples.parquet").to_pylist()
+    rows_b = pq.read_table(b.run_dir / "samples.parquet").to_pylist()
+    assert rows_a == rows_b
+    if "adaptive" in summary["by_phase"] and summary["resolved"]:
+        assert any(r["demo_ids"] for r in rows_a if r["phase"] == "adaptive")

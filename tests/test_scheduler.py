@@ -1,0 +1,146 @@
+"""Scheduling logic on the simulated backend (registered like any plugin) and the hashing embedder."""
+
+import json
+from collections import Counter
+
+import pyarrow.parquet as pq
+import pytest
+
+from adaptive_batch import RunConfig, run
+from adaptive_batch.errors import ResumeMismatchError
+
+
+def config(path, tmp_path, method="adaptive", budget=4.0, warmup=2, seed=0, name=None, **schedule):
+    return RunConfig.from_dict(
+        {
+            "data": {"path": str(path)},
+            "backend": {"name": "simulated"},
+            "retrieval": {"embedder": "hashing", "min_similarity": 0.0},
+            "schedule": {"method": method, "budget": budget, "warmup": warmup, **schedule},
+            "seed": seed,
+            "output_dir": str(tmp_path / (name or f"{method}-{budget}-{seed}")),
+        }
+    )
+
+
+def samples(result):
+    return pq.read_table(result.run_dir / "samples.parquet").to_pylist()
+
+
+@pytest.mark.parametrize("method", ["adaptive", "elimination", "random-demos", "uniform"])
+def test_budget_is_never_exceeded_and_tokens_are_counted(synthetic, tmp_path, method):
+    path = synthetic(60)
+    result = run(config(path, tmp_path, method, budget=3.5))
+    rows = samples(result)
+    assert len(rows) == result.summary["samples"] <= 3.5 * 60
+    assert all(r["prompt_tokens"] > 0 and r["completion_tokens"] > 0 for r in rows)
+    assert len({(r["query_id"], r["sample_index"]) for r in rows}) == len(rows)
+
+
+def test_uniform_gives_every_query_the_same_samples_without_early_stop(synthetic, tmp_path):
+    result = run(config(synthetic(40), tmp_path, "uniform", budget=5))
+    per_query = Counter(r["query_id"] for r in samples(result))
+    assert set(per_query.values()) == {5}
+    assert result.summary["samples"] == 200
+
+
+def test_early_stop_methods_never_sample_a_resolved_query_again(synthetic, tmp_path):
+    for method in ("elimination", "adaptive"):
+        rows = sorted(samples(run(config(synthetic(60), tmp_path, method, budget=4))), key=lambda r: r["round"])
+        resolved_at = {}
+        for r in rows:
+            assert r["query_id"] not in resolved_at, f"{method} sampled a resolved query"
+            if r["passed"]:
+                resolved_at[r["query_id"]] = r["round"]
+
+
+def test_warmup_uses_the_base_prompt_and_adaptive_uses_only_resolved_demonstrations(synthetic, tmp_path):
+    result = run(config(synthetic(60), tmp_path, "adaptive", budget=4))
+    rows = sorted(samples(result), key=lambda r: r["round"])
+    resolved_by_round: dict[int, set] = {}
+    resolved = set()
+    for r in rows:
+        if r["phase"] == "warmup":
+            assert r["demo_ids"] == []
+        else:
+            # Demonstrations may come only from queries resolved in an earlier round.
+            assert set(r["demo_ids"]) <= resolved_by_round.get(r["round"] - 1, set())
+            assert r["query_id"] not in r["demo_ids"]
+        if r["passed"]:
+            resolved.add(r["query_id"])
+        resolved_by_round[r["round"]] = set(resolved)
+    assert any(r["demo_ids"] for r in rows if r["phase"] == "adaptive")
+
+
+def test_per_query_cap_and_round_limit(synthetic, tmp_path):
+    rows = samples(run(config(synthetic(30), tmp_path, "elimination", budget=10, max_per_query=4, name="cap")))
+    assert max(Counter(r["query_id"] for r in rows).values()) <= 4
+    rows = samples(run(config(synthetic(30), tmp_path, "elimination", budget=10, max_rounds=1, name="rounds")))
+    assert max(r["round"] for r in rows) <= 2
+
+
+def test_same_seed_same_results_other_seed_other_results(synthetic, tmp_path):
+    path = synthetic(50)
+    a = run(config(path, tmp_path, seed=7, name="a"))
+    b = run(config(path, tmp_path, seed=7, name="b"))
+    c = run(config(path, tmp_path, seed=8, name="c"))
+    assert samples(a) == samples(b)
+    assert a.results_table().to_pylist() == b.results_table().to_pylist()
+    assert [r["seed"] for r in samples(a)] != [r["seed"] for r in samples(c)]
+
+
+def test_first_rounds_of_uniform_are_uniform_at_a_smaller_budget(synthetic, tmp_path):
+    """What the benchmark relies on to read uniform's whole curve off one run."""
+    path = synthetic(40)
+    small = samples(run(config(path, tmp_path, "uniform", budget=3, name="u3")))
+    large = samples(run(config(path, tmp_path, "uniform", budget=6, name="u6")))
+    key = lambda r: (r["query_id"], r["sample_index"])  # noqa: E731
+    assert sorted(small, key=key) == sorted((r for r in large if r["round"] < 3), key=key)
+
+
+def test_demonstrations_from_similar_neighbours_raise_coverage(synthetic, tmp_path):
+    """In the simulator, same-topic demonstrations help and random ones rarely share a topic."""
+    path = synthetic(300, topics=30)
+    coverage = {
+        m: sum(run(config(path, tmp_path, m, budget=4, seed=s)).coverage for s in range(3)) / 3
+        for m in ("adaptive", "random-demos", "elimination")
+    }
+    assert coverage["adaptive"] > coverage["random-demos"] + 0.02
+    assert coverage["adaptive"] > coverage["elimination"] + 0.05
+
+
+def test_resume_after_a_torn_log_reproduces_the_uninterrupted_run(synthetic, tmp_path):
+    path = synthetic(50)
+    whole = run(config(path, tmp_path, name="whole"))
+    # Simulate a kill: keep the first rounds of the log and half of the next record.
+    cut = config(path, tmp_path, name="cut")
+    run(cut)
+    log = cut_dir = tmp_path / "cut" / "samples.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text("".join(lines[:70]) + lines[70][:25])
+    for name in ("samples.parquet", "results.parquet", "results.jsonl", "summary.json"):
+        (cut_dir.parent / name).unlink()
+    resumed = run(cut)
+    assert resumed.summary["samples_replayed_from_log"] == 70
+    assert resumed.summary["samples_generated"] == whole.summary["samples"] - 70
+    assert samples(resumed) == samples(whole)
+    assert resumed.results_table().to_pylist() == whole.results_table().to_pylist()
+
+
+def test_resume_with_a_changed_config_or_dataset_is_refused(synthetic, tmp_path):
+    path = synthetic(20)
+    run(config(path, tmp_path, name="r"))
+    with pytest.raises(ResumeMismatchError, match=r"schedule.budget was 4.0, now 5.0"):
+        run(config(path, tmp_path, budget=5, name="r"))
+    path.write_text(path.read_text().replace("syn-0", "syn-x"))
+    with pytest.raises(ResumeMismatchError, match="dataset_sha256 was"):
+        run(config(path, tmp_path, name="r"))
+
+
+def test_summary_reports_phases_and_timings(synthetic, tmp_path):
+    summary = run(config(synthetic(30), tmp_path)).summary
+    assert set(summary["by_phase"]) == {"warmup", "adaptive"}
+    assert sum(p["samples"] for p in summary["by_phase"].values()) == summary["samples"]
+    assert summary["coverage"] == summary["resolved"] / 30
+    assert "generation" in summary["time_s"] and summary["versions"]["python"]
+    assert json.loads((tmp_path / "adaptive-4.0-0" / "summary.json").read_text()) == summary
