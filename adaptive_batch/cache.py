@@ -27,8 +27,7 @@ class ResponseCache:
         Path(directory).mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(Path(directory) / "responses.sqlite"))
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
-            "used INTEGER NOT NULL DEFAULT 0)"
+            "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
         )
         self.max_entries = max_entries
         self.hits = 0

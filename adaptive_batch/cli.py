@@ -54,13 +54,10 @@ def run_command(
         given["output_dir"] = resume
     try:
         config = RunConfig.from_dict(given)
-        result = _run_with_progress(config, show=not quiet and not json_out)
+        with _GracefulStop() as stop:
+            result = _run_with_progress(config, show=not quiet and not json_out, should_stop=stop.requested)
     except KeyboardInterrupt:
-        out_dir = given.get("output_dir") or "the run directory"
-        _console().print(
-            f"Interrupted. Every finished round is logged; resume with the same command "
-            f"(or --resume {out_dir})."
-        )
+        _console().print(f"Stopped at once. Every finished round is logged; {_resume_hint(given)}.")
         raise typer.Exit(130)
     except AdaptiveBatchError as error:
         _fail(error)
@@ -69,6 +66,41 @@ def run_command(
         sys.stdout.write(json.dumps(result.summary) + "\n")
     elif not quiet:
         _print_summary(result)
+    if result.summary["status"] == "interrupted":
+        _console().print(f"Interrupted after logging the round in flight; {_resume_hint(given)}.")
+        raise typer.Exit(130)
+
+
+def _resume_hint(given: dict) -> str:
+    where = given.get("output_dir")
+    return "resume with the same command" + (f" (or --resume {where})" if where else "")
+
+
+class _GracefulStop:
+    """First Ctrl-C: finish and log the round in flight, then stop. Second: stop at once."""
+
+    def __init__(self):
+        self._asked = False
+
+    def requested(self) -> bool:
+        return self._asked
+
+    def _handle(self, signum, frame):
+        if self._asked:
+            raise KeyboardInterrupt
+        self._asked = True
+        _console().print("Stopping after the round in flight is logged (Ctrl-C again to stop now).")
+
+    def __enter__(self) -> "_GracefulStop":
+        import signal
+
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        signal.signal(signal.SIGINT, self._previous)
 
 
 run_command.__signature__ = __import__("inspect").signature(run_command).replace(  # type: ignore[attr-defined]
@@ -78,15 +110,15 @@ run_command.__signature__ = __import__("inspect").signature(run_command).replace
 app.command("run", help=run_command.__doc__)(run_command)
 
 
-def _run_with_progress(config, show: bool):
+def _run_with_progress(config, show: bool, should_stop):
     from .runner import run
 
     if not show:
-        return run(config)
+        return run(config, should_stop=should_stop)
     from .progress import RunProgress
 
     with RunProgress(_console()) as display:
-        return run(config, progress=display.update)
+        return run(config, progress=display.update, should_stop=should_stop)
 
 
 def _print_summary(result) -> None:
@@ -108,7 +140,8 @@ def _print_summary(result) -> None:
     console.print(table)
     console.print(
         f"coverage {s['coverage']:.3f} ({s['coverage_kind']}); {s['samples']}/{s['budget_samples']} samples; "
-        f"{s['errors']} query errors; {s['wall_time_s']:.1f} s. Results in {result.run_dir}"
+        f"{s['errors']} query errors; {s['wall_time_s']:.1f} s; stopped: {s['stop_reason']}. "
+        f"Results in {result.run_dir}"
     )
 
 

@@ -24,7 +24,8 @@ def load_queries(config: DataConfig, require_answers: bool = False) -> list[Quer
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise DatasetError(str(path), f"invalid UTF-8 (byte {exc.start}: {exc.reason})", line=line) from None
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise DatasetError(str(path), f"invalid UTF-8 at byte column {column} ({exc.reason})", line=line) from None
     queries: list[Query] = []
     seen: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):

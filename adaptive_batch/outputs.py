@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from .config import RunConfig
+from .runlog import StorageError
 
 if TYPE_CHECKING:
     from phases import RunState
@@ -57,6 +58,7 @@ def write_outputs(
     model_id: str,
     embedder_id: Optional[str],
     verification: str,
+    status: str = "complete",
 ) -> RunResult:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -85,6 +87,8 @@ def write_outputs(
     n = len(state.queries)
     resolved = state.resolved_count
     summary = {
+        "status": status,
+        "stop_reason": _stop_reason(config, state, status),
         "coverage": resolved / n,
         "coverage_kind": f"pass@budget, {verification}",
         "n_queries": n,
@@ -110,6 +114,21 @@ def write_outputs(
     }
     _atomic_write(run_dir / SUMMARY_NAME, json.dumps(summary, indent=2) + "\n")
     return RunResult(run_dir, summary)
+
+
+def _stop_reason(config: RunConfig, state: "RunState", status: str) -> str:
+    if status != "complete":
+        return status
+    if state.remaining <= 0:
+        return "budget spent"
+    if all(s.resolved or s.error for s in state.status):
+        return "every query resolved"
+    if config.schedule.method == "uniform":
+        return "every query got its samples"
+    cap = config.schedule.per_query_cap
+    if all(s.resolved or s.error or s.samples >= cap for s in state.status):
+        return f"per-query cap ({cap}) reached"
+    return "round limit reached"
 
 
 def _results_schema(pa):
@@ -150,15 +169,22 @@ def _samples_schema(pa):
 
 
 def _write_parquet(pq, table, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    _replace_atomically(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    _replace_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _replace_atomically(path: Path, write) -> None:
+    """Write beside ``path`` and rename, so a reader never sees half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(path, exc) from None
 
 
 def _versions() -> dict[str, str]:

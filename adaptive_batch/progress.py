@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .runner import RoundProgress
+from .rounds import RoundProgress
 
 
 class RunProgress:

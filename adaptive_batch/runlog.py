@@ -8,6 +8,7 @@ how a run resumes. ``run.json`` records what the run is, so a resume of a differ
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -23,7 +24,7 @@ MANIFEST_NAME = "run.json"
 class SampleLog:
     def __init__(self, run_dir: Path):
         self.path = run_dir / LOG_NAME
-        self._file = None
+        self._fd: int | None = None
 
     def load(self) -> dict[tuple[str, int], SampleRecord]:
         """Every complete record; a torn last line (a kill mid-write) is cut off the file."""
@@ -42,19 +43,41 @@ class SampleLog:
         return records
 
     def append(self, records: Iterable[SampleRecord]) -> None:
-        lines = "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in records)
-        if not lines:
+        """Append one round's records and fsync; all of them are on disk, or none."""
+        data = "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in records).encode("utf-8")
+        if not data:
             return
-        if self._file is None:
-            self._file = open(self.path, "a", encoding="utf-8")
-        self._file.write(lines)
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        start = os.fstat(self._fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            os.fsync(self._fd)
+        except OSError as exc:
+            # Take the round back out whole: a resume regenerates it, bit for bit.
+            os.ftruncate(self._fd, start)
+            raise StorageError(self.path, exc) from None
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class StorageError(UserError):
+    """Writing the run directory failed (most often a full disk); what was logged is kept."""
+
+    def __init__(self, path: Path, exc: OSError):
+        reason = exc.strerror or str(exc)
+        if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            reason += " (the disk or a file-size limit is full)"
+        super().__init__(
+            f"cannot write {path}: {reason}. Every round finished before this is kept in the log; "
+            "free space and run the same command again to resume."
+        )
 
 
 def prepare_run_dir(run_dir: Path, manifest: dict[str, Any]) -> bool:

@@ -1,3 +1,9 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from adaptive_batch import DataConfig, DatasetError
@@ -16,22 +22,25 @@ def write(tmp_path, content: bytes, name="data.jsonl"):
     return path
 
 
-@pytest.mark.parametrize(
-    "content, message",
-    [
-        (b'{"id": "a", "question": "q", "answer": "1"}\n{"id": "b", "question": "q"\n', r"data.jsonl:2: malformed JSON: Expecting ',' delimiter"),
-        (b'{"id": "a", "answer": "1"}\n', r"data.jsonl:1: field 'question': missing field"),
-        (b'{"id": "a", "question": "q"}\n{"id": "a", "question": "r"}\n', r"data.jsonl:2: field 'id': duplicate id 'a' \(first on line 1\)"),
-        (b"", r"data.jsonl: the file holds no queries \(it is empty\)"),
-        (b"\n  \n", r"data.jsonl: the file holds no queries"),
-        (b'{"id": "a", "question": "q"}\n{"id": "b", "question": "caf\xe9"}\n', r"data.jsonl:2: invalid UTF-8"),
-        (b'{"id": "a", "question": ["not", "text"]}\n', r"data.jsonl:1: field 'question': expected text, got list"),
-        (b'[1, 2]\n', r"data.jsonl:1: expected a JSON object, got list"),
-    ],
-)
-def test_bad_input_names_file_line_and_field(tmp_path, content, message):
-    with pytest.raises(DatasetError, match=message):
-        load(write(tmp_path, content))
+BAD_INPUTS = Path(__file__).parent / "data" / "bad_inputs"
+EXPECTED = json.loads((BAD_INPUTS / "expected.json").read_text())
+
+
+def test_the_corpus_has_one_file_per_expected_error():
+    assert sorted(p.name for p in BAD_INPUTS.glob("*.jsonl")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_bad_input_corpus_through_the_cli(name, tmp_path):
+    """Each case: exit code 2, one readable message with file, line and field, no traceback."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "adaptive_batch", "run", str(BAD_INPUTS / name), "--backend", "simulated",
+         "--output", str(tmp_path / "run")],
+        capture_output=True, text=True, env={**os.environ, "COLUMNS": "400"},
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: {BAD_INPUTS}/{EXPECTED[name]}"
+    assert not (tmp_path / "run" / "samples.jsonl").exists()  # refused before any generation
 
 
 def test_missing_file(tmp_path):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Callable, Optional, Sequence, Union
 
 from ..config import PromptConfig
 from ..errors import ConfigError
@@ -35,8 +35,7 @@ class Example:
     answer: str
 
 
-def response_as_example(response: str) -> str:
-    """A passing response as shown in a prompt: its first non-empty line, trimmed."""
+def first_line(response: str) -> str:
     for line in response.splitlines():
         if line.strip():
             return line.strip()
@@ -44,7 +43,10 @@ def response_as_example(response: str) -> str:
 
 
 class PromptBuilder:
-    def __init__(self, config: PromptConfig):
+    """Builds prompts; ``canonical`` (from the extractor, when it has one) cleans demonstrations."""
+
+    def __init__(self, config: PromptConfig, canonical: Optional[Callable[[str], Optional[str]]] = None):
+        self.canonical = canonical
         self.style = config.style
         self.demo_mode = config.demo_mode
         self.template = DEFAULT_TEMPLATE
@@ -58,6 +60,14 @@ class PromptBuilder:
                 if placeholder not in self.template:
                     raise ConfigError(f"prompt template {path} lacks the placeholder {placeholder}")
         self.generic = tuple(Example(q, a) for q, a in GENERIC_EXAMPLES)
+
+    def demonstration_examples(self, demos: Sequence) -> list[Example]:
+        """Retrieved demonstrations as examples: the question, and the response as verified."""
+        out = []
+        for demo in demos:
+            shown = self.canonical(demo.response) if self.canonical else None
+            out.append(Example(demo.question.strip(), shown or first_line(demo.response)))
+        return out
 
     def examples(self, demonstrations: Sequence[Example]) -> list[Example]:
         if not demonstrations:
@@ -79,8 +89,4 @@ class PromptBuilder:
         return self.template.replace("{examples}", rendered).replace("{question}", question.strip())
 
 
-def demonstrations_as_examples(demos: Sequence, limit: Optional[int] = None) -> list[Example]:
-    return [Example(d.question.strip(), response_as_example(d.response)) for d in demos[:limit]]
-
-
-__all__ = ["DEFAULT_TEMPLATE", "Example", "GENERIC_EXAMPLES", "PromptBuilder", "demonstrations_as_examples"]
+__all__ = ["DEFAULT_TEMPLATE", "Example", "GENERIC_EXAMPLES", "PromptBuilder"]

@@ -67,12 +67,8 @@ def _balance(candidate: str) -> str:
     return candidate
 
 
-def extract_expression(text: str) -> Optional[str]:
-    """The value of the first arithmetic expression in the answer's first line.
-
-    The left side of an equation wins, so ``30 - 11 = 21`` gives 19: a small model writes the
-    right expression far more often than the right sum.
-    """
+def find_expression(text: str) -> Optional[tuple[str, float]]:
+    """The first arithmetic expression in the answer's first line (else anywhere), and its value."""
     for chunk in (_first_line(text), text):
         for run in _EXPRESSION_RUN.findall(_normalise(chunk)):
             candidate = _balance(run)
@@ -80,8 +76,29 @@ def extract_expression(text: str) -> Optional[str]:
                 continue
             value = evaluate_arithmetic(candidate)
             if value is not None:
-                return format_number(value)
+                return " ".join(candidate.split()), value
     return None
+
+
+def extract_expression(text: str) -> Optional[str]:
+    """The value of the first arithmetic expression in the answer's first line.
+
+    The left side of an equation wins, so ``30 - 11 = 21`` gives 19: a small model writes the
+    right expression far more often than the right sum.
+    """
+    found = find_expression(text)
+    return format_number(found[1]) if found else None
+
+
+def _canonical_expression(text: str) -> Optional[str]:
+    found = find_expression(text)
+    return found[0] if found else None
+
+
+# An extractor may offer ``canonical(text)``: the response reduced to what it verified. Prompts
+# show demonstrations in that form, so a lucky pass like "Dan - $ 4 + $ 5" is shown as the
+# arithmetic that was checked, not as noise for the model to imitate.
+extract_expression.canonical = _canonical_expression  # type: ignore[attr-defined]
 
 
 def extract_last_number(text: str) -> Optional[str]:

@@ -20,6 +20,8 @@ class ReferenceVerifier:
         self.extractor_name = extractor
         self._extract = extractors.get(extractor)
         self.tolerance = tolerance
+        # How a passing response is shown as a demonstration, where the extractor knows.
+        self.canonical = getattr(self._extract, "canonical", None)
         self._references: dict[str, float | None] = {}
 
     def __call__(self, query: Query, response: str) -> Verdict:

@@ -1,0 +1,137 @@
+"""Executing one round: prompts, log replay or cache or engine, verification, logging, state."""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Optional, Sequence
+
+from .backends import Backend
+from .cache import ResponseCache, request_key
+from .prompts import PromptBuilder
+from .records import Completion, GenerationRequest, Query, SampleRecord, SamplingParams, Verdict
+from .runlog import SampleLog
+
+
+@dataclass(frozen=True)
+class RoundProgress:
+    """Reported after every round, for progress displays."""
+
+    phase: str
+    round: int
+    spent: int
+    total_budget: int
+    resolved: int
+    n_queries: int
+    completion_tokens: int
+    elapsed_s: float
+    replayed: bool
+
+
+@dataclass
+class Timings:
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def measure(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+
+@dataclass
+class RoundExecutor:
+    """Turns a round's assignments into verified, logged samples and applies them to the state.
+
+    A sample already in the run's log is replayed, one in the response cache is reused, and only
+    the rest go to the engine, in one batch per round.
+    """
+
+    queries: Sequence[Query]
+    state: object  # phases.RunState
+    pool: object  # retrieval.DemonstrationPool or None
+    backend: Backend
+    builder: PromptBuilder
+    params: SamplingParams
+    verifier: Callable[[Query, str], Verdict]
+    log: SampleLog
+    logged: dict[tuple[str, int], SampleRecord]
+    cache: Optional[ResponseCache]
+    timings: Timings
+    progress: Optional[Callable[[RoundProgress], None]] = None
+    started: float = field(default_factory=time.perf_counter)
+    counters: dict[str, int] = field(default_factory=lambda: {"generated": 0, "replayed": 0, "cached": 0})
+    generated_tokens: int = 0
+
+    def execute(self, phase: str, round_index: int, assignments: Sequence) -> None:
+        records: list[Optional[SampleRecord]] = [None] * len(assignments)
+        to_generate: list[tuple[int, GenerationRequest]] = []
+        completions: dict[int, Completion] = {}
+        for slot, a in enumerate(assignments):
+            logged = self.logged.get((self.queries[a.position].id, a.sample_index))
+            if logged is not None:
+                records[slot] = logged
+                self.counters["replayed"] += 1
+                continue
+            question = self.queries[a.position].question
+            prompt = self.builder.build(question, self.builder.demonstration_examples(a.demonstrations))
+            request = GenerationRequest(prompt=prompt, params=self.params, seed=a.seed)
+            cached = self.cache.get(request_key(self.backend.model_id, request, 0)) if self.cache else None
+            if cached is not None:
+                completions[slot] = cached
+                self.counters["cached"] += 1
+            else:
+                to_generate.append((slot, request))
+        if to_generate:
+            with self.timings.measure("generation"):
+                generated = self.backend.generate([request for _, request in to_generate])
+            self.counters["generated"] += len(to_generate)
+            for (slot, _), outputs in zip(to_generate, generated):
+                completions[slot] = outputs[0]
+            if self.cache:
+                with self.timings.measure("cache"):
+                    self.cache.put_many(
+                        [(request_key(self.backend.model_id, r, 0), completions[s]) for s, r in to_generate]
+                    )
+        with self.timings.measure("verification"):
+            fresh = [self._verified(phase, round_index, assignments[s], c) for s, c in sorted(completions.items())]
+        for (slot, _), record in zip(sorted(completions.items()), fresh):
+            records[slot] = record
+        with self.timings.measure("logging"):
+            self.log.append(fresh)
+        with self.timings.measure("bookkeeping"):
+            for a, record in zip(assignments, records):
+                self.generated_tokens += record.completion_tokens
+                if self.state.apply(a.position, record) and self.pool is not None:
+                    self.pool.add(a.position, record.text)
+        if self.progress is not None:
+            s = self.state
+            self.progress(
+                RoundProgress(phase, round_index, s.spent, s.total_budget, s.resolved_count, len(self.queries),
+                              self.generated_tokens, time.perf_counter() - self.started, not fresh)
+            )
+
+    def _verified(self, phase: str, round_index: int, a, completion: Completion) -> SampleRecord:
+        query = self.queries[a.position]
+        if completion.error is not None:
+            verdict = Verdict(False, None, detail=completion.error)
+        else:
+            verdict = self.verifier(query, completion.text)
+        return SampleRecord(
+            query_id=query.id,
+            sample_index=a.sample_index,
+            phase=phase,
+            round=round_index,
+            seed=a.seed,
+            demo_ids=tuple(d.query_id for d in a.demonstrations),
+            text=completion.text,
+            answer=verdict.answer,
+            passed=verdict.passed,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            finish_reason=completion.finish_reason,
+            error=completion.error,
+        )
