@@ -9,11 +9,13 @@ from __future__ import annotations
 import dataclasses
 import enum
 import inspect
+import json
 import typing
 from typing import Any, Literal
 
 import typer
 
+from .errors import ConfigError
 from .config import (
     BackendConfig,
     DataConfig,
@@ -41,8 +43,10 @@ RENAMES = {
     ("prompt", "style"): "prompt-style",
     ("prompt", "template"): "template",
     ("", "output_dir"): "output",
+    ("backend", "options"): "engine-args",
 }
-SKIPPED = {("data", "path"), ("backend", "options")}
+SKIPPED = {("data", "path")}
+JSON_OBJECT_OPTIONS = {("backend", "options")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +71,8 @@ def option_specs() -> list[OptionSpec]:
                 continue
             flag = RENAMES.get((section, f.name), f.name.replace("_", "-"))
             annotation, choices, multiple = _cli_type(hints[f.name])
+            if (section, f.name) in JSON_OBJECT_OPTIONS:
+                annotation, choices, multiple = str, None, False
             default = f.default if f.default is not dataclasses.MISSING else None
             shown = "" if default in (None, "", ()) else f" [default: {_show(default)}]"
             specs.append(
@@ -74,6 +80,16 @@ def option_specs() -> list[OptionSpec]:
                            annotation, choices, multiple)
             )
     return specs
+
+
+def _json_object(flag: str, text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{flag} must be a JSON object: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{flag} must be a JSON object, got {type(value).__name__}")
+    return value
 
 
 def _show(value: Any) -> str:
@@ -117,6 +133,8 @@ def overrides(values: dict[str, Any]) -> dict[str, Any]:
             continue
         if isinstance(value, enum.Enum):
             value = value.value
+        if (spec.section, spec.field) in JSON_OBJECT_OPTIONS:
+            value = _json_object(spec.flag, value)
         if spec.multiple:
             # Let "--stop '\\n'" mean a newline, as users of other tools expect.
             value = [v.encode().decode("unicode_escape") for v in value]

@@ -73,10 +73,23 @@ class BackendConfig:
     )
     n_ctx: int = doc(2048, "Context window in tokens (llama.cpp's own default, 512, is too small).")
     n_threads: Optional[int] = doc(None, "CPU threads for llama.cpp (default: all cores).")
-    options: tuple[tuple[str, Any], ...] = doc((), "Extra engine arguments passed to the backend.")
+    base_urls: tuple[str, ...] = doc(
+        (), "OpenAI-compatible server URL(s), e.g. http://127.0.0.1:8000/v1; several spread the load "
+        "(default: $OPENAI_BASE_URL)."
+    )
+    api_key_env: str = doc("OPENAI_API_KEY", "Environment variable that holds the server's API key.")
+    concurrency: int = doc(8, "Most requests in flight at once (openai backend).")
+    request_timeout: float = doc(120.0, "Seconds before one HTTP request is abandoned and retried.")
+    max_retries: int = doc(5, "Retries per request on 429, 5xx, timeouts and dropped connections.")
+    options: tuple[tuple[str, Any], ...] = doc(
+        (), "Engine arguments passed through as a JSON object, e.g. '{\"tensor_parallel_size\": 2}' for vLLM."
+    )
 
     def __post_init__(self) -> None:
         _require(self.n_ctx >= 128, f"n_ctx must be >= 128, got {self.n_ctx}")
+        _require(self.concurrency >= 1, f"concurrency must be >= 1, got {self.concurrency}")
+        _require(self.request_timeout > 0, f"request_timeout must be > 0, got {self.request_timeout}")
+        _require(0 <= self.max_retries <= 100, f"max_retries must be in [0, 100], got {self.max_retries}")
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ def write_outputs(
     embedder_id: Optional[str],
     verification: str,
     status: str = "complete",
+    backend_stats: Optional[dict[str, Any]] = None,
 ) -> RunResult:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -107,6 +108,7 @@ def write_outputs(
         "samples_replayed_from_log": counters["replayed"],
         "samples_from_cache": counters["cached"],
         "model": model_id,
+        "backend_stats": backend_stats,
         "embedder": embedder_id,
         "extractor": config.verifier.extractor,
         "config": config.to_dict(),

@@ -49,13 +49,7 @@ def run(
 
     with timings.measure("model_load"):
         if backend is None:
-            backend = create_backend(
-                config.backend.name,
-                model=config.backend.model,
-                n_ctx=config.backend.n_ctx,
-                n_threads=config.backend.n_threads,
-                **dict(config.backend.options),
-            )
+            backend = create_backend(config.backend)
     run_dir = Path(config.output_dir)
     manifest = {
         "config": {k: v for k, v in config.to_dict().items() if k not in ("output_dir", "cache_dir")},
@@ -130,4 +124,5 @@ def run(
         run_dir, config, state, wall_s=time.perf_counter() - started, timings=timings.seconds,
         counters=executor.counters, model_id=backend.model_id, embedder_id=embedder_id,
         verification=getattr(verifier, "label", config.verifier.name), status=status,
+        backend_stats=backend.stats() if hasattr(backend, "stats") else None,
     )

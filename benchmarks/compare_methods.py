@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="benchmarks/results/compare_methods.json")
     args = parser.parse_args(argv)
 
-    backend = create_backend("llamacpp")
+    backend = create_backend()
     embedder = create_embedder("sentence-transformers")
     retrieval = RetrievalConfig() if args.min_similarity is None else RetrievalConfig(min_similarity=args.min_similarity)
     report: dict = {"settings": vars(args), "model": backend.model_id, "embedder": embedder.model_id, "datasets": {}}

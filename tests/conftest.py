@@ -37,7 +37,7 @@ def synthetic(tmp_path):
 def real_backend():
     from adaptive_batch.backends import create_backend
 
-    return create_backend("llamacpp")
+    return create_backend()
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +45,52 @@ def real_embedder():
     from retrieval import create_embedder
 
     return create_embedder("sentence-transformers")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def llama_server():
+    """llama.cpp's own OpenAI-compatible server with the default model, on a loopback port."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from adaptive_batch.backends.llamacpp import default_model_path
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", default_model_path(), "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "2048", "--verbose", "False"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.time() + 120
+    while True:
+        try:
+            if httpx.get(url + "/models", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            pytest.fail("llama.cpp's server did not start")
+        time.sleep(0.3)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+# llama.cpp's server defaults min_p and repeat_penalty differently from the in-process backend.
+SAME_SAMPLING_AS_IN_PROCESS = {"min_p": 0.0, "repeat_penalty": 1.0}

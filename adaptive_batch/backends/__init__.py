@@ -6,8 +6,9 @@ A backend is any object with
 - ``generate(requests) -> list[list[Completion]]`` — one round's batch; for each request, its
   ``n`` completions, in order.
 
-Built-ins (``llamacpp``, ``simulated``) and third-party backends register the same way, as
-entry points in the ``adaptive_batch.backends`` group.
+Built-ins (``llamacpp``, ``openai``, ``vllm``, ``simulated``) and third-party backends register
+the same way: an entry point in the ``adaptive_batch.backends`` group naming a factory that takes
+the run's frozen ``BackendConfig`` (engine arguments are in its ``options``).
 """
 
 from __future__ import annotations
@@ -25,9 +26,14 @@ class Backend(Protocol):
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]: ...
 
 
-def create_backend(name: str, **options) -> Backend:
-    """Instantiate the backend registered as ``name`` with its options."""
-    return registry.create(name, **options)
+def create_backend(config: "BackendConfig | None" = None, **fields) -> Backend:
+    """The backend that ``config`` names (fields given as keywords override it)."""
+    from dataclasses import replace
+
+    from ..config import BackendConfig
+
+    config = replace(config or BackendConfig(), **fields)
+    return registry.get(config.name)(config)
 
 
 __all__ = ["Backend", "Completion", "GenerationRequest", "SamplingParams", "create_backend", "registry"]

@@ -25,6 +25,10 @@ def _uniform(*parts: object) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
+def from_config(config) -> "SimulatedBackend":
+    return SimulatedBackend(**dict(config.options))
+
+
 class SimulatedBackend:
     def __init__(self, boost: float = 0.25, **_: object):
         self.boost = boost

@@ -1,0 +1,234 @@
+"""Any OpenAI-compatible server: vLLM serve, SGLang, llama.cpp's server, hosted APIs.
+
+Requests go out concurrently (``concurrency`` at most), spread over one or more base URLs by
+least outstanding requests. Retries are bounded: 429, 5xx, timeouts and dropped connections are
+retried up to ``max_retries`` times with exponential backoff and full jitter, honouring
+``Retry-After``; after that the run stops with a clear error and its log intact. ``n > 1`` is
+sent as is and topped up with single requests (derived seeds) when a server returns fewer
+choices, as llama.cpp's server does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import os
+import random
+import threading
+import time
+from collections import Counter
+from typing import Any, Optional, Sequence
+
+from ..errors import BackendError, ConfigError, MissingDependencyError
+from ..records import Completion, GenerationRequest
+from .llamacpp import derived_seed
+
+RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+def from_config(config) -> "OpenAIBackend":
+    urls = list(config.base_urls) or [u for u in [os.environ.get("OPENAI_BASE_URL")] if u]
+    if not urls:
+        raise ConfigError("the openai backend needs a server: give --base-urls or set OPENAI_BASE_URL")
+    options = dict(config.options)
+    return OpenAIBackend(
+        base_urls=urls,
+        model=config.model,
+        api_key=os.environ.get(config.api_key_env),
+        concurrency=config.concurrency,
+        timeout=config.request_timeout,
+        max_retries=config.max_retries,
+        **options,
+    )
+
+
+class OpenAIBackend:
+    def __init__(
+        self,
+        base_urls: Sequence[str],
+        model: Optional[str] = None,
+        api_key: Optional[str] = None,
+        concurrency: int = 8,
+        timeout: float = 120.0,
+        max_retries: int = 5,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        send_top_k: bool = True,
+        extra_body: Optional[dict[str, Any]] = None,
+    ):
+        try:
+            import httpx
+        except ImportError as exc:
+            raise MissingDependencyError("httpx", "openai", "The openai backend") from exc
+        self._httpx = httpx
+        self.base_urls = [u.rstrip("/") for u in base_urls]
+        self.api_key = api_key
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.send_top_k = send_top_k
+        # Server-specific sampling fields (e.g. llama.cpp's min_p, repeat_penalty), sent as given.
+        self.extra_body = dict(extra_body or {})
+        self._outstanding = {u: 0 for u in self.base_urls}
+        self._n_honoured: dict[str, bool] = {}
+        self._jitter = random.Random(0)
+        self.retry_reasons: Counter[str] = Counter()
+        self.requests_sent = 0
+        self.model = model or self._first_served_model()
+        self.model_id = f"openai:{self.model}"
+
+    # The one contract method.
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
+        return _run_sync(self._generate(requests))
+
+    def stats(self) -> dict[str, Any]:
+        """Retry and request counts, reported in summary.json."""
+        return {
+            "http_requests": self.requests_sent,
+            "retries": sum(self.retry_reasons.values()),
+            "retry_reasons": dict(sorted(self.retry_reasons.items())),
+        }
+
+    async def _generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
+        limit = asyncio.Semaphore(self.concurrency)
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        async with self._httpx.AsyncClient(timeout=self.timeout, headers=headers) as client:
+            return list(await asyncio.gather(*(self._one(client, limit, r) for r in requests)))
+
+    async def _one(self, client, limit, request: GenerationRequest) -> list[Completion]:
+        out = await self._call(client, limit, request, request.seed, request.n)
+        index = len(out)
+        while index < request.n:  # the server ignored n: top up one by one
+            more = await self._call(client, limit, request, derived_seed(request.seed, index), 1)
+            out.extend(more[:1])
+            index += 1
+        return out[: request.n]
+
+    async def _call(self, client, limit, request: GenerationRequest, seed: int, n: int) -> list[Completion]:
+        p = request.params
+        chat = not isinstance(request.prompt, str)
+        payload: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": p.max_tokens,
+            "temperature": p.temperature,
+            "top_p": p.top_p,
+            "stop": list(p.stop),
+            "seed": seed,
+            "n": n,
+        }
+        if self.send_top_k and p.top_k > 0:
+            payload["top_k"] = p.top_k
+        payload.update(self.extra_body)
+        if chat:
+            payload["messages"] = list(request.prompt)
+        else:
+            payload["prompt"] = request.prompt
+        body = await self._post(client, limit, "/chat/completions" if chat else "/completions", payload)
+        if isinstance(body, Completion):  # the server refused the prompt itself
+            return [body]
+        usage = body.get("usage") or {}
+        choices = sorted(body.get("choices") or [], key=lambda c: c.get("index", 0))
+        if not choices:
+            raise BackendError(f"the server answered without choices: {str(body)[:200]}")
+        generated = int(usage.get("completion_tokens", 0))
+        out = []
+        for choice in choices:
+            text = (choice["message"].get("content") or "") if chat else (choice.get("text") or "")
+            out.append(
+                Completion(
+                    text=text,
+                    prompt_tokens=int(usage.get("prompt_tokens", 0)),
+                    # Usage is per response; with several choices it is shared out evenly.
+                    completion_tokens=round(generated / len(choices)),
+                    finish_reason=choice.get("finish_reason") or "stop",
+                )
+            )
+        return out
+
+    async def _post(self, client, limit, path: str, payload: dict) -> dict | Completion:
+        last_error = ""
+        for attempt in range(self.max_retries + 1):
+            retry_after: Optional[float] = None
+            async with limit:
+                url = min(self.base_urls, key=lambda u: self._outstanding[u])
+                self._outstanding[url] += 1
+                self.requests_sent += 1
+                try:
+                    response = await client.post(url + path, json=payload)
+                except self._httpx.TimeoutException:
+                    last_error = f"{url}: timed out after {self.timeout:g} s"
+                    self.retry_reasons["timeout"] += 1
+                except self._httpx.TransportError as exc:
+                    last_error = f"{url}: connection failed ({type(exc).__name__})"
+                    self.retry_reasons["connection"] += 1
+                else:
+                    if response.status_code == 200:
+                        return response.json()
+                    text = response.text[:300]
+                    if response.status_code == 400 and _looks_like_context_overflow(text):
+                        tokens = len(str(payload.get("prompt") or payload.get("messages")).split())
+                        return Completion("", tokens, 0, "error", error=f"prompt too long: {text}")
+                    if response.status_code not in RETRYABLE_STATUS:
+                        raise BackendError(f"{url}{path} answered {response.status_code}: {text}")
+                    last_error = f"{url}: HTTP {response.status_code}"
+                    self.retry_reasons[f"http_{response.status_code}"] += 1
+                    retry_after = _retry_after(response.headers.get("retry-after"))
+                finally:
+                    self._outstanding[url] -= 1
+            if attempt == self.max_retries:
+                break
+            ceiling = min(self.backoff_cap, self.backoff_base * 2**attempt)
+            await asyncio.sleep(retry_after if retry_after is not None else self._jitter.uniform(0, ceiling))
+        raise BackendError(
+            f"the server stayed unavailable after {self.max_retries} retries (last: {last_error}). "
+            "Every finished round is logged; run the same command again to resume."
+        )
+
+    def _first_served_model(self) -> str:
+        url = self.base_urls[0] + "/models"
+        try:
+            response = self._httpx.get(url, timeout=self.timeout,
+                                       headers={"Authorization": f"Bearer {self.api_key}"} if self.api_key else {})
+            response.raise_for_status()
+            return response.json()["data"][0]["id"]
+        except Exception as exc:  # any failure here means the same thing to the user
+            raise BackendError(f"cannot ask {url} which model it serves ({exc}); give --model") from None
+
+
+def _looks_like_context_overflow(text: str) -> bool:
+    lowered = text.lower()
+    return any(s in lowered for s in ("context length", "context window", "maximum context", "too long", "exceed"))
+
+
+def _retry_after(value: Optional[str]) -> Optional[float]:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def _run_sync(coroutine):
+    """Run a coroutine to completion, also from inside a running event loop (notebooks)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    result: dict[str, Any] = {}
+
+    def target():
+        try:
+            result["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # re-raised in the caller's thread
+            result["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]

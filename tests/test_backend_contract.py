@@ -1,0 +1,84 @@
+"""One contract, every backend: in-process llama.cpp, the OpenAI backend against llama.cpp's real
+server, and the vLLM backend against a FAKE ``vllm`` module (tests/fakes/vllm; vLLM cannot run
+on these CPU machines, so it is a marked stand-in with vLLM's signatures)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adaptive_batch.backends import Completion, GenerationRequest, SamplingParams, create_backend
+
+from .conftest import SAME_SAMPLING_AS_IN_PROCESS
+
+pytestmark = pytest.mark.model
+PARAMS = SamplingParams(temperature=0.8, top_p=0.95, top_k=40, max_tokens=20, stop=("\n",))
+PROMPT = (
+    "Answer each question with the arithmetic expression that computes the answer.\n\n"
+    "Question: Tom had 12 apples. He gave 5 away. How many are left?\nAnswer: 12 - 5\n\n"
+    "Question: A box holds 6 pens. How many pens are in 4 boxes?\nAnswer:"
+)
+FAKES = str(Path(__file__).parent / "fakes")
+
+
+@pytest.fixture(scope="module", params=["llamacpp", "openai", "vllm-fake"])
+def backend(request):
+    if request.param == "llamacpp":
+        yield request.getfixturevalue("real_backend")
+    elif request.param == "openai":
+        url = request.getfixturevalue("llama_server")
+        yield create_backend(name="openai", base_urls=(url,), concurrency=2,
+                             options=(("extra_body", SAME_SAMPLING_AS_IN_PROCESS),))
+    else:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.syspath_prepend(FAKES)
+            import vllm
+
+            assert vllm.__version__.endswith("+fake")
+            yield create_backend(name="vllm", model="default.gguf", options=(("max_model_len", 2048),))
+
+
+def test_shape_and_token_counts(backend):
+    out = backend.generate([GenerationRequest(PROMPT, PARAMS, seed=1), GenerationRequest(PROMPT, PARAMS, seed=2, n=3)])
+    assert [len(o) for o in out] == [1, 3]
+    for completion in out[0] + out[1]:
+        assert isinstance(completion, Completion) and isinstance(completion.text, str)
+        assert completion.prompt_tokens > 20
+        assert 0 < completion.completion_tokens <= PARAMS.max_tokens
+        assert completion.finish_reason in ("stop", "length") and completion.error is None
+        assert "\n" not in completion.text  # stop sequences are honoured
+    assert backend.model_id
+
+
+def test_same_seed_same_sample(backend):
+    first, again = backend.generate([GenerationRequest(PROMPT, PARAMS, seed=7), GenerationRequest(PROMPT, PARAMS, seed=7)])
+    assert first[0].text == again[0].text
+
+
+def test_chat_messages(backend):
+    messages = ({"role": "system", "content": "Answer with an arithmetic expression."},
+                {"role": "user", "content": "A box holds 6 pens. How many pens are in 4 boxes?"})
+    (out,) = backend.generate([GenerationRequest(messages, PARAMS, seed=3)])
+    assert out[0].completion_tokens > 0 and out[0].error is None
+
+
+def test_a_prompt_too_long_is_an_error_for_that_request_only(backend):
+    long_prompt = "Question: " + "apple " * 3000 + "\nAnswer:"
+    bad, good = backend.generate([GenerationRequest(long_prompt, PARAMS, seed=1), GenerationRequest(PROMPT, PARAMS, seed=1)])
+    assert bad[0].error is not None and "too long" in bad[0].error.lower()
+    assert good[0].error is None and good[0].completion_tokens > 0
+
+
+def test_vllm_gets_one_call_per_round_with_one_seeded_request_per_sample(backend):
+    if not backend.model_id.startswith("vllm:"):
+        pytest.skip("checks how the vLLM backend drives vllm.LLM")
+    import vllm
+
+    vllm.LLM.calls.clear()
+    backend.generate([GenerationRequest(PROMPT, PARAMS, seed=s, n=2) for s in range(3)])
+    (call,) = vllm.LLM.calls
+    assert call["n_prompts"] == 6 and call["use_tqdm"] is False
+    assert all(p.n == 1 and p.max_tokens == PARAMS.max_tokens for p in call["params"])
+    assert len({p.seed for p in call["params"]}) == 6
+    assert backend._llm.engine_args["enable_prefix_caching"] is True
