@@ -52,25 +52,27 @@ def server_backend(url, **extra):
 def test_a_run_through_the_server_matches_the_in_process_run(data, tmp_path, llama_server, real_backend, real_embedder):
     """The server honours seeds, but it reuses its KV cache freely while the in-process backend
     reuses it only at aligned chunk boundaries, and llama.cpp's numbers depend on how a position
-    was batched. Measured: the first samples match exactly; a few later ones differ in text. So
-    the same requests are made (same queries, sample indices, seeds) and most texts agree."""
+    was batched. Measured: 10 of the 12 warm-up round-0 samples had the same text; once one
+    sample differs, the runs' later rounds diverge. So round 0 makes the same requests (queries,
+    sample indices, seeds) and most of its texts agree; whole runs are not compared."""
     local = run(config(data, tmp_path / "local"), backend=real_backend, embedder=real_embedder)
     remote = run(config(data, tmp_path / "remote", **server_backend(llama_server, concurrency=4)), embedder=real_embedder)
     assert remote.summary["model"].startswith("openai:") and local.summary["model"].startswith("llamacpp:")
-    first_round = lambda rs: [(r["query_id"], r["sample_index"], r["seed"]) for r in rs if r["round"] == 0]  # noqa: E731
-    assert first_round(rows(remote)) == first_round(rows(local))
-    same = sum(a == b for a, b in zip(rows(remote), rows(local)))
-    assert same >= 0.6 * len(rows(local)), (same, len(rows(local)))
+    round0 = lambda result: [r for r in rows(result) if r["round"] == 0]  # noqa: E731
+    key = lambda r: (r["query_id"], r["sample_index"], r["seed"])  # noqa: E731
+    assert [key(r) for r in round0(remote)] == [key(r) for r in round0(local)]
+    same = sum(a["text"] == b["text"] for a, b in zip(round0(remote), round0(local)))
+    assert same >= len(round0(local)) // 2, same
     assert remote.summary["backend_stats"]["retries"] == 0
 
 
 def test_injected_faults_are_retried_and_every_sample_counts_once(data, tmp_path, llama_server, real_embedder):
     direct = run(config(data, tmp_path / "direct", **server_backend(llama_server)), embedder=real_embedder)
-    with FaultProxy(llama_server.rsplit("/v1", 1)[0], every=3, slow_s=3.0) as proxy:
+    with FaultProxy(llama_server.rsplit("/v1", 1)[0], every=3, slow_s=7.0) as proxy:
         faulty = run(
             config(data, tmp_path / "faulty",
                    **server_backend(proxy.url + "/v1", model=direct.summary["model"].split(":", 1)[1],
-                                    concurrency=3, request_timeout=1.5, max_retries=8,
+                                    concurrency=3, request_timeout=5.0, max_retries=8,
                                     options={"backoff_base": 0.05})),
             embedder=real_embedder,
         )
@@ -80,7 +82,8 @@ def test_injected_faults_are_retried_and_every_sample_counts_once(data, tmp_path
     assert len(logged) == faulty.summary["samples"] <= 3 * 12
     assert rows(faulty) == rows(direct)  # retried requests carry their seed, so nothing changes
     stats = faulty.summary["backend_stats"]
-    assert stats["retries"] == sum(proxy.injected.values())
+    # A real request slower than the timeout on a busy machine is retried too, so at least.
+    assert stats["retries"] >= sum(proxy.injected.values())
     assert {"http_429", "http_500", "timeout", "connection"} <= set(stats["retry_reasons"])
 
 
