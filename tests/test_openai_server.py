@@ -80,7 +80,11 @@ def test_injected_faults_are_retried_and_every_sample_counts_once(data, tmp_path
     logged = [json.loads(line) for line in (faulty.run_dir / "samples.jsonl").read_text().splitlines()]
     assert max(Counter((r["query_id"], r["sample_index"]) for r in logged).values()) == 1
     assert len(logged) == faulty.summary["samples"] <= 3 * 12
-    assert rows(faulty) == rows(direct)  # retried requests carry their seed, so nothing changes
+    # Retries keep each request's seed, so round 0 asks for exactly the same samples. Texts may
+    # differ: llama.cpp's server reuses its KV cache freely, so its output depends on request
+    # order, which retries change (see the test above).
+    round0 = lambda result: [(r["query_id"], r["sample_index"], r["seed"]) for r in rows(result) if r["round"] == 0]  # noqa: E731
+    assert round0(faulty) == round0(direct)
     stats = faulty.summary["backend_stats"]
     # A real request slower than the timeout on a busy machine is retried too, so at least.
     assert stats["retries"] >= sum(proxy.injected.values())
