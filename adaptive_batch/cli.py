@@ -6,7 +6,9 @@ Exit codes: 0 success; 2 a user-fixable problem (bad input, options, run directo
 
 from __future__ import annotations
 
+import inspect
 import json
+import signal
 import sys
 from typing import Any, Optional
 
@@ -92,20 +94,17 @@ class _GracefulStop:
         _console().print("Stopping after the round in flight is logged (Ctrl-C again to stop now).")
 
     def __enter__(self) -> "_GracefulStop":
-        import signal
-
         self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
 
     def __exit__(self, *exc) -> None:
-        import signal
-
         signal.signal(signal.SIGINT, self._previous)
 
 
-run_command.__signature__ = __import__("inspect").signature(run_command).replace(  # type: ignore[attr-defined]
-    parameters=[p for p in __import__("inspect").signature(run_command).parameters.values() if p.name != "options"]
-    + cli_options.parameters()
+# typer reads the signature: swap the **options catch-all for one option per config field.
+_declared = inspect.signature(run_command)
+run_command.__signature__ = _declared.replace(  # type: ignore[attr-defined]
+    parameters=[p for p in _declared.parameters.values() if p.name != "options"] + cli_options.parameters()
 )
 app.command("run", help=run_command.__doc__)(run_command)
 
