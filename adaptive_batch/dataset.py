@@ -13,11 +13,17 @@ from .records import Query
 
 
 def load_queries(config: DataConfig, require_answers: bool = False) -> list[Query]:
-    """Every query of ``config.path``, validated before any generation starts.
+    """Every query of the dataset, validated before any generation starts.
 
-    Ids come from ``id_field`` or, where a line has none, from its line number. Numbers are
-    accepted as ids and answers and kept as text.
+    With the default ``jsonl`` adapter: ids come from ``id_field`` or, where a line has none,
+    from its line number; numbers are accepted as ids and answers and kept as text. Another
+    adapter (``humaneval``, or one registered in ``adaptive_batch.datasets``) is a callable
+    ``(DataConfig) -> list[Query]``.
     """
+    if config.adapter != "jsonl":
+        from .registry import datasets
+
+        return datasets.create(config.adapter, config)
     path = Path(config.path)
     raw = _read_bytes(path)
     try:
@@ -45,9 +51,18 @@ def load_queries(config: DataConfig, require_answers: bool = False) -> list[Quer
     return queries
 
 
-def dataset_fingerprint(path: str) -> str:
+def dataset_fingerprint(config: DataConfig) -> str:
     """SHA-256 of the dataset file, recorded so a resume can tell the data changed."""
-    return hashlib.sha256(_read_bytes(Path(path))).hexdigest()
+    path = Path(config.path)
+    if config.adapter != "jsonl":
+        from .registry import datasets
+
+        resolve = getattr(datasets.get(config.adapter), "resolve_path", None)
+        if resolve is not None:
+            path = resolve(config.path)
+        elif not config.path:
+            return ""
+    return hashlib.sha256(_read_bytes(path)).hexdigest()
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -52,6 +52,11 @@ class ResumeMismatchError(UserError):
     """A run directory holds a different run than the one asked for."""
 
 
+class VerifierError(UserError):
+    """A verifier could not judge a response (a user's program crashed, timed out, or answered
+    nonsense). The run stops with its finished rounds logged; fix the verifier and resume."""
+
+
 class BackendError(AdaptiveBatchError):
     """The generation engine failed in a way retries did not fix. The run's log is kept."""
 

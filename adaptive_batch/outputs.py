@@ -57,9 +57,10 @@ def write_outputs(
     counters: dict[str, int],
     model_id: str,
     embedder_id: Optional[str],
-    verification: str,
+    verifier: Any,
     status: str = "complete",
     backend_stats: Optional[dict[str, Any]] = None,
+    error: Optional[str] = None,
 ) -> RunResult:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -82,16 +83,24 @@ def write_outputs(
     _atomic_write(run_dir / f"{RESULTS_NAME}.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
     _write_parquet(pq, pa.Table.from_pylist(rows, schema=_results_schema(pa)), run_dir / f"{RESULTS_NAME}.parquet")
     samples = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+    for sample in samples:  # logs written before these fields existed
+        sample.setdefault("score", None)
+        sample.setdefault("detail", None)
     samples.sort(key=lambda r: (r["round"], r["query_id"], r["sample_index"]))
     _write_parquet(pq, pa.Table.from_pylist(samples, schema=_samples_schema(pa)), run_dir / SAMPLES_PARQUET)
 
     n = len(state.queries)
     resolved = state.resolved_count
+    verification = getattr(verifier, "label", config.verifier.name)
+    oracle = bool(getattr(verifier, "needs_reference", False))
     summary = {
         "status": status,
-        "stop_reason": _stop_reason(config, state, status),
+        "stop_reason": error or _stop_reason(config, state, status, verifier),
         "coverage": resolved / n,
-        "coverage_kind": f"pass@budget, {verification}",
+        "coverage_kind": f"pass@budget, {verification}" if oracle or not hasattr(verifier, "resolved")
+        else f"share of queries whose samples agree, {verification}",
+        "verification": {"verifier": config.verifier.name, "label": verification, "reads_references": oracle,
+                         "extractor": config.verifier.extractor},
         "n_queries": n,
         "resolved": resolved,
         "errors": sum(s.error is not None for s in state.status),
@@ -118,7 +127,7 @@ def write_outputs(
     return RunResult(run_dir, summary)
 
 
-def _stop_reason(config: RunConfig, state: "RunState", status: str) -> str:
+def _stop_reason(config: RunConfig, state: "RunState", status: str, verifier: Any) -> str:
     if status != "complete":
         return status
     if state.remaining <= 0:
@@ -127,7 +136,7 @@ def _stop_reason(config: RunConfig, state: "RunState", status: str) -> str:
         return "every query resolved"
     if config.schedule.method == "uniform":
         return "every query got its samples"
-    cap = config.schedule.per_query_cap
+    cap = min(config.schedule.per_query_cap, getattr(verifier, "max_samples", config.schedule.per_query_cap))
     if all(s.resolved or s.error or s.samples >= cap for s in state.status):
         return f"per-query cap ({cap}) reached"
     return "round limit reached"
@@ -166,6 +175,8 @@ def _samples_schema(pa):
             ("completion_tokens", pa.int32()),
             ("finish_reason", pa.string()),
             ("error", pa.string()),
+            ("score", pa.float64()),
+            ("detail", pa.string()),
         ]
     )
 

@@ -51,9 +51,13 @@ class Completion:
 
 @dataclass(frozen=True)
 class Verdict:
-    """What a verifier says about one response."""
+    """What a verifier says about one response.
 
-    passed: bool
+    ``passed`` is None when the verifier judges no single response, only counts it as a vote
+    (label-free consistency); the query's resolution is then decided over its votes.
+    """
+
+    passed: Optional[bool]
     answer: Optional[str] = None
     score: Optional[float] = None
     detail: Optional[str] = None
@@ -75,11 +79,13 @@ class SampleRecord:
     demo_ids: tuple[str, ...]
     text: str
     answer: Optional[str]
-    passed: bool
+    passed: Optional[bool]
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str
     error: Optional[str] = None
+    score: Optional[float] = None
+    detail: Optional[str] = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -96,6 +102,8 @@ class SampleRecord:
             "completion_tokens": self.completion_tokens,
             "finish_reason": self.finish_reason,
             "error": self.error,
+            "score": self.score,
+            "detail": self.detail,
         }
 
     @classmethod

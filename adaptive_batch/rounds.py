@@ -11,7 +11,7 @@ from .backends import Backend
 from .cache import ResponseCache, request_key
 from .prompts import PromptBuilder
 from .records import Completion, GenerationRequest, Query, SampleRecord, SamplingParams, Verdict
-from .runlog import SampleLog
+from .runlog import PendingRound, SampleLog
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,11 @@ class RoundExecutor:
     started: float = field(default_factory=time.perf_counter)
     counters: dict[str, int] = field(default_factory=lambda: {"generated": 0, "replayed": 0, "cached": 0})
     generated_tokens: int = 0
+    pending: Optional[PendingRound] = None
+
+    def __post_init__(self) -> None:
+        saved = self.pending.load() if self.pending else {}
+        self._unverified = {key: Completion(**value) for key, value in saved.items()}
 
     def execute(self, phase: str, round_index: int, assignments: Sequence) -> None:
         records: list[Optional[SampleRecord]] = [None] * len(assignments)
@@ -79,7 +84,8 @@ class RoundExecutor:
             question = self.queries[a.position].question
             prompt = self.builder.build(question, self.builder.demonstration_examples(a.demonstrations))
             request = GenerationRequest(prompt=prompt, params=self.params, seed=a.seed)
-            cached = self.cache.get(request_key(self.backend.model_id, request, 0)) if self.cache else None
+            key = request_key(self.backend.model_id, request, 0)
+            cached = self._unverified.get(key) or (self.cache.get(key) if self.cache else None)
             if cached is not None:
                 completions[slot] = cached
                 self.counters["cached"] += 1
@@ -96,17 +102,23 @@ class RoundExecutor:
                     self.cache.put_many(
                         [(request_key(self.backend.model_id, r, 0), completions[s]) for s, r in to_generate]
                     )
+        if to_generate and self.pending is not None:
+            keys = {s: request_key(self.backend.model_id, r, 0) for s, r in to_generate}
+            self.pending.save({keys[s]: completions[s].__dict__ for s, _ in to_generate})
         with self.timings.measure("verification"):
             fresh = [self._verified(phase, round_index, assignments[s], c) for s, c in sorted(completions.items())]
         for (slot, _), record in zip(sorted(completions.items()), fresh):
             records[slot] = record
         with self.timings.measure("logging"):
             self.log.append(fresh)
+        if self.pending is not None and (to_generate or self._unverified):
+            self.pending.clear()
+            self._unverified = {}
         with self.timings.measure("bookkeeping"):
             for a, record in zip(assignments, records):
                 self.generated_tokens += record.completion_tokens
                 if self.state.apply(a.position, record) and self.pool is not None:
-                    self.pool.add(a.position, record.text)
+                    self.pool.add(a.position, self.state.status[a.position].passing_response)
         if self.progress is not None:
             s = self.state
             self.progress(
@@ -134,4 +146,6 @@ class RoundExecutor:
             completion_tokens=completion.completion_tokens,
             finish_reason=completion.finish_reason,
             error=completion.error,
+            score=verdict.score,
+            detail=verdict.detail,
         )

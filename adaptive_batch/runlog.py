@@ -115,3 +115,36 @@ def _differences(old: Any, new: Any, prefix: str = "") -> list[str]:
     if old != new:
         return [f"{prefix.rstrip('.')} was {old!r}, now {new!r}"]
     return []
+
+
+PENDING_NAME = "pending-round.json"
+
+
+class PendingRound:
+    """A round's generated but not yet verified completions, saved before verification.
+
+    If verification fails (a user's verifier crashes, the tool is killed while a slow verifier
+    runs), the resumed run verifies these instead of generating them again. The file is removed
+    once the round is in the log.
+    """
+
+    def __init__(self, run_dir: Path):
+        self.path = run_dir / PENDING_NAME
+
+    def load(self) -> dict[str, dict[str, Any]]:
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+
+    def save(self, completions: dict[str, dict[str, Any]]) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(completions), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError:
+            # Only an optimisation for resumes: a full disk shows up in the log write instead.
+            tmp.unlink(missing_ok=True)
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)

@@ -14,7 +14,8 @@ from .outputs import RunResult, write_outputs
 from .prompts import PromptBuilder
 from .records import SamplingParams
 from .rounds import RoundExecutor, RoundProgress, Timings
-from .runlog import SampleLog, prepare_run_dir
+from .errors import AdaptiveBatchError
+from .runlog import PendingRound, SampleLog, prepare_run_dir
 from .verifiers import create_verifier
 
 __all__ = ["RoundProgress", "run"]
@@ -43,8 +44,9 @@ def run(
     timings = Timings()
     schedule = config.schedule
     method = METHODS[schedule.method]
-    verifier = create_verifier(config.verifier.name, extractor=config.verifier.extractor, tolerance=config.verifier.tolerance)
+    verifier = create_verifier(config.verifier)
     queries = load_queries(config.data, require_answers=getattr(verifier, "needs_reference", False))
+    cap = min(schedule.per_query_cap, getattr(verifier, "max_samples", schedule.per_query_cap))
     builder = PromptBuilder(config.prompt, canonical=getattr(verifier, "canonical", None))
 
     with timings.measure("model_load"):
@@ -53,7 +55,7 @@ def run(
     run_dir = Path(config.output_dir)
     manifest = {
         "config": {k: v for k, v in config.to_dict().items() if k not in ("output_dir", "cache_dir")},
-        "dataset_sha256": dataset_fingerprint(config.data.path),
+        "dataset_sha256": dataset_fingerprint(config.data),
         "model": backend.model_id,
     }
     resuming = prepare_run_dir(run_dir, manifest)
@@ -71,7 +73,7 @@ def run(
         with timings.measure("index"):
             pool = DemonstrationPool([q.id for q in queries], [q.question for q in queries], vectors)
 
-    state = RunState(queries, total_budget(schedule, len(queries)))
+    state = RunState(queries, total_budget(schedule, len(queries)), vote_rule=getattr(verifier, "resolved", None))
     sampling = config.sampling
     executor = RoundExecutor(
         queries=queries,
@@ -88,7 +90,16 @@ def run(
         timings=timings,
         progress=progress,
         started=started,
+        pending=PendingRound(run_dir),
     )
+    def finish(status: str, error: Optional[str] = None) -> RunResult:
+        return write_outputs(
+            run_dir, config, state, wall_s=time.perf_counter() - started, timings=timings.seconds,
+            counters=executor.counters, model_id=backend.model_id, embedder_id=embedder_id,
+            verifier=verifier, status=status, error=error,
+            backend_stats=backend.stats() if hasattr(backend, "stats") else None,
+        )
+
     targets = uniform_targets(state, config.seed) if not method.early_stop else None
     stopped = should_stop or (lambda: False)
     status = "complete"
@@ -108,21 +119,23 @@ def run(
                 break
             with timings.measure("retrieval"):
                 assignments = plan_adaptive_round(
-                    state, method, config.seed, schedule.per_query_cap, pool, config.retrieval.k,
+                    state, method, config.seed, cap, pool, config.retrieval.k,
                     config.retrieval.min_similarity, targets,
                 )
             if not assignments:
                 break
             executor.execute(phase, round_index, assignments)
             round_index += 1
+    except AdaptiveBatchError as error:
+        # Finished rounds are in the log; write the tables for them too, then report the error.
+        log.close()
+        try:
+            finish(status="failed", error=str(error))
+        except AdaptiveBatchError:
+            pass
+        raise
     finally:
         log.close()
         if executor.cache:
             executor.cache.close()
-
-    return write_outputs(
-        run_dir, config, state, wall_s=time.perf_counter() - started, timings=timings.seconds,
-        counters=executor.counters, model_id=backend.model_id, embedder_id=embedder_id,
-        verification=getattr(verifier, "label", config.verifier.name), status=status,
-        backend_stats=backend.stats() if hasattr(backend, "stats") else None,
-    )
+    return finish(status=status)

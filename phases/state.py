@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from adaptive_batch.records import Query, SampleRecord
 from retrieval.pool import Demonstration
@@ -46,13 +46,28 @@ class QueryStatus:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     demo_ids: list[str] = field(default_factory=list)
+    # Label-free runs: votes per answer in first-seen order, and the first response of each.
+    votes: dict[str, int] = field(default_factory=dict)
+    vote_responses: dict[str, str] = field(default_factory=dict)
+
+    def top_answers(self) -> list[str]:
+        """Answers by votes, most first; ties go to the answer seen first."""
+        order = {answer: i for i, answer in enumerate(self.votes)}
+        return sorted(self.votes, key=lambda a: (-self.votes[a], order[a]))
+
+
+VoteRule = Callable[[Sequence[int]], bool]
 
 
 class RunState:
-    def __init__(self, queries: Sequence[Query], total_budget: int):
+    """``vote_rule`` (label-free runs) decides from a query's vote counts, largest first, whether
+    it is resolved; samples whose verdict is None are then counted as votes."""
+
+    def __init__(self, queries: Sequence[Query], total_budget: int, vote_rule: Optional[VoteRule] = None):
         self.queries = list(queries)
         self.status = [QueryStatus() for _ in self.queries]
         self.total_budget = total_budget
+        self.vote_rule = vote_rule
         self.spent = 0
         self.by_phase: dict[str, dict[str, int]] = {}
 
@@ -85,6 +100,8 @@ class RunState:
         phase["samples"] += 1
         phase["prompt_tokens"] += record.prompt_tokens
         phase["completion_tokens"] += record.completion_tokens
+        if record.passed is None and self.vote_rule is not None:
+            return self._count_vote(status, phase, record)
         if status.answer is None and record.answer is not None:
             status.answer = record.answer
         if record.passed:
@@ -97,6 +114,25 @@ class RunState:
                 phase["resolved"] += 1
                 return True
         return False
+
+    def _count_vote(self, status: QueryStatus, phase: dict[str, int], record: SampleRecord) -> bool:
+        if record.answer is None:
+            return False
+        status.votes[record.answer] = status.votes.get(record.answer, 0) + 1
+        status.vote_responses.setdefault(record.answer, record.text)
+        ranked = status.top_answers()
+        # Until resolved the majority answer is the query's answer; once resolved it stays fixed.
+        if status.resolved or not self.vote_rule([status.votes[a] for a in ranked]):
+            if not status.resolved:
+                status.answer = ranked[0]
+            return False
+        status.resolved = True
+        status.answer = ranked[0]
+        status.passing_response = status.vote_responses[ranked[0]]
+        status.resolved_phase = record.phase
+        status.resolved_round = record.round
+        phase["resolved"] += 1
+        return True
 
     def active(self, position: int) -> bool:
         status = self.status[position]

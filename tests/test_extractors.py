@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from adaptive_batch.config import VerifierConfig
 from adaptive_batch.records import Query
 from adaptive_batch.verifiers import (
     create_verifier,
@@ -58,7 +59,7 @@ def test_gsm8k_extractor_on_real_gsm8k_answers():
 
 
 def test_reference_verifier_compares_numerically():
-    verify = create_verifier("reference", extractor="expression", tolerance=1e-6)
+    verify = create_verifier(VerifierConfig(name="reference", extractor="expression", tolerance=1e-6))
     query = Query(id="q", question="?", answer="43")
     assert verify(query, " 70 - 27").passed
     assert verify(query, " 70 - 27 = 44").passed
@@ -66,5 +67,5 @@ def test_reference_verifier_compares_numerically():
     assert verify(Query(id="f", question="?", answer="2.5"), " 5 / 2").passed
     gsm = Query(id="g", question="?", answer="Janet sells 16 - 3 - 4 = 9 eggs.\n#### 18")
     assert verify(gsm, " 9 * 2").passed
-    last = create_verifier("reference", extractor="last_number")
+    last = create_verifier(VerifierConfig(name="reference", extractor="last_number"))
     assert last(query, " 70 - 27 = 43").passed and not last(query, " 70 - 27 = 42").passed

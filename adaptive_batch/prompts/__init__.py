@@ -1,4 +1,6 @@
-"""Prompt building: a few-shot completion style for base models and a chat style for instruct models.
+"""Prompt building: a few-shot completion style for base models, a chat style for instruct models,
+and a raw style for code completion (HumanEval: the question is the function's signature and
+docstring, continued as is).
 
 The base prompt is the instruction, a few generic worked examples, and the question. Adaptive
 prompts add retrieved demonstrations (the run's own solved queries with their passing
@@ -65,11 +67,16 @@ class PromptBuilder:
         """Retrieved demonstrations as examples: the question, and the response as verified."""
         out = []
         for demo in demos:
+            if self.style == "raw":  # code: the whole passing completion is the demonstration
+                out.append(Example(demo.question, demo.response))
+                continue
             shown = self.canonical(demo.response) if self.canonical else None
             out.append(Example(demo.question.strip(), shown or first_line(demo.response)))
         return out
 
     def examples(self, demonstrations: Sequence[Example]) -> list[Example]:
+        if self.style == "raw":
+            return list(demonstrations)
         if not demonstrations:
             return list(self.generic)
         if self.demo_mode == "replace":
@@ -78,6 +85,8 @@ class PromptBuilder:
 
     def build(self, question: str, demonstrations: Sequence[Example] = ()) -> Union[str, tuple[Message, ...]]:
         shots = self.examples(demonstrations)
+        if self.style == "raw":
+            return "".join(s.question + s.answer.rstrip() + "\n\n\n" for s in shots) + question
         if self.style == "chat":
             messages: list[Message] = [{"role": "system", "content": INSTRUCTION}]
             for shot in shots:

@@ -127,3 +127,51 @@ def _first_line(text: str) -> str:
         if line.strip():
             return line
     return ""
+
+
+def find_boxed(text: str) -> Optional[str]:
+    r"""The contents of the last ``\boxed{...}`` (or ``\fbox{...}``), braces matched; None if absent."""
+    found = None
+    for match in re.finditer(r"\\(?:boxed|fbox)\s*\{", text):
+        depth, start = 1, match.end()
+        for position in range(start, len(text)):
+            char = text[position]
+            if char == "{":
+                depth += 1
+            elif char == "}":
+                depth -= 1
+                if depth == 0:
+                    found = text[start:position].strip()
+                    break
+    return found or None
+
+
+def extract_boxed(text: str) -> Optional[str]:
+    r"""The last ``\boxed{...}`` answer as LaTeX (compared symbolically by the math verifier)."""
+    return find_boxed(text)
+
+
+extract_boxed.kind = "latex"  # type: ignore[attr-defined]
+
+_CHOICE = re.compile(
+    r"(?:answer|option|choice)\s*(?:is|:)?\s*\(?([A-J])\)?(?![A-Za-z])|^\s*\(?([A-J])(?:[).:]|\s*$)",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def extract_choice(text: str) -> Optional[str]:
+    """A multiple-choice letter A-J: after "answer is"/"answer:", else a letter opening a line."""
+    matches = list(_CHOICE.finditer(text))
+    anchored = [m.group(1) for m in matches if m.group(1)]
+    if anchored:
+        return anchored[-1].upper()
+    bare = [m.group(2) for m in matches if m.group(2)]
+    return bare[0].upper() if bare else None
+
+
+extract_choice.kind = "choice"  # type: ignore[attr-defined]
+
+
+def extractor_kind(extractor) -> str:
+    """How an extractor's answers compare: "number" (default), "choice" or "latex"."""
+    return getattr(extractor, "kind", "number")

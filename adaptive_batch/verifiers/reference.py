@@ -7,32 +7,75 @@ import math
 from ..errors import UserError
 from ..records import Query, Verdict
 from ..registry import extractors
-from .extractors import parse_reference
+from .extractors import extract_choice, extractor_kind, find_boxed, parse_reference
 
 
 class ReferenceVerifier:
-    """Passes a response whose extracted answer equals the reference within a relative tolerance."""
+    """Passes a response whose extracted answer equals the reference.
+
+    How answers compare follows the extractor's kind: numbers within a relative tolerance,
+    multiple-choice letters exactly, LaTeX (``boxed``) symbolically with math-verify in a child
+    process that is killed after ``timeout`` seconds.
+    """
 
     needs_reference = True
     label = "oracle (reference answers)"
 
-    def __init__(self, extractor: str = "expression", tolerance: float = 1e-6):
+    def __init__(self, extractor: str = "expression", tolerance: float = 1e-6, timeout: float = 5.0):
         self.extractor_name = extractor
         self._extract = extractors.get(extractor)
+        self.kind = extractor_kind(self._extract)
         self.tolerance = tolerance
         # How a passing response is shown as a demonstration, where the extractor knows.
         self.canonical = getattr(self._extract, "canonical", None)
-        self._references: dict[str, float | None] = {}
+        self._references: dict[str, object] = {}
+        self._math = None
+        if self.kind == "latex":
+            from .math_equivalence import MathEquivalence
+
+            self._math = MathEquivalence(timeout_s=timeout)
 
     def __call__(self, query: Query, response: str) -> Verdict:
+        answer = self._extract(response)
+        if answer is None:
+            self._reference_of(query)  # a query without a reference is an error either way
+            return Verdict(False, None, detail="no answer found")
+        return self.judge(query, answer)
+
+    def judge(self, query: Query, answer: str) -> Verdict:
+        """Compare an already extracted answer with the query's reference (``score`` uses this)."""
+        reference = self._reference_of(query)
+        if reference is None:
+            return Verdict(False, answer, detail="unparsable reference")
+        if self.kind == "choice":
+            return Verdict(answer.strip().upper() == reference, answer)
+        if self.kind == "latex":
+            same = self._math(reference, answer)
+            if same is None:
+                return Verdict(False, answer, detail=f"comparison timed out after {self._math.timeout_s:g} s")
+            return Verdict(same, answer)
+        try:
+            value = float(answer)
+        except ValueError:
+            return Verdict(False, answer, detail="answer is not a number")
+        passed = math.isclose(value, reference, rel_tol=self.tolerance, abs_tol=self.tolerance)
+        return Verdict(passed, answer)
+
+    def _reference_of(self, query: Query):
         if query.answer is None:
             raise UserError(f"query '{query.id}' has no reference answer, which the reference verifier needs")
         if query.id not in self._references:
-            self._references[query.id] = parse_reference(query.answer)
-        reference = self._references[query.id]
-        answer = self._extract(response)
-        if answer is None or reference is None:
-            return Verdict(False, answer, detail="no answer found" if answer is None else "unparsable reference")
-        value = float(answer)
-        passed = math.isclose(value, reference, rel_tol=self.tolerance, abs_tol=self.tolerance)
-        return Verdict(passed, answer)
+            self._references[query.id] = self._reference(query.answer)
+        return self._references[query.id]
+
+    def _reference(self, answer: str):
+        if self.kind == "choice":
+            text = answer.strip()
+            return text.upper() if len(text) == 1 else extract_choice(text)
+        if self.kind == "latex":
+            return find_boxed(answer) or answer.strip() or None
+        return parse_reference(answer)
+
+
+def from_config(config) -> ReferenceVerifier:
+    return ReferenceVerifier(config.extractor, tolerance=config.tolerance, timeout=config.timeout)

@@ -1,0 +1,103 @@
+"""Commands for after a run: verify, score, export. Thin wrappers over :mod:`adaptive_batch.scoring`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Optional
+
+import typer
+
+from . import cli_options
+from .cli import _console, _fail, app
+from .errors import AdaptiveBatchError
+
+
+def verify_command(
+    responses: str = typer.Argument(
+        ..., help="JSONL of responses (fields id or query_id, and response or text), or a run directory.",
+        show_default=False),
+    data: str = typer.Option("", "--data", help="The queries the responses answer (questions, references, tests)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the verdicts here as JSONL (default: stdout)."),
+    **options: Any,
+) -> None:
+    """Re-score a file of responses with any verifier."""
+    from .config import DataConfig, VerifierConfig
+    from .scoring import read_responses, verify_responses
+
+    given = cli_options.overrides(options, ("data", "verifier"))
+    try:
+        data_config = DataConfig.from_dict({**given.get("data", {}), "path": data})
+        verifier = VerifierConfig.from_dict(given.get("verifier", {}))
+        verdicts = verify_responses(read_responses(responses), data_config, verifier)
+    except AdaptiveBatchError as error:
+        _fail(error)
+        return
+    text = "".join(json.dumps(v, ensure_ascii=False) + "\n" for v in verdicts)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        sys.stdout.write(text)
+    passed = sum(bool(v["passed"]) for v in verdicts)
+    _console().print(f"{passed}/{len(verdicts)} responses pass ({verifier.name}, extractor {verifier.extractor})")
+
+
+app.command("verify", help=verify_command.__doc__)(
+    cli_options.with_options(verify_command, ("data", "verifier"), "Data and verifier options")
+)
+
+
+@app.command("score")
+def score_command(
+    run_dir: str = typer.Argument(..., help="A run directory.", show_default=False),
+    reference: str = typer.Option(..., "--reference", help="JSONL holding the reference answers."),
+    answer_field: str = typer.Option("answer", "--answer-field", help="Field of the reference answer."),
+    id_field: str = typer.Option("id", "--id-field", help="Field of the query id."),
+    question_field: str = typer.Option("question", "--question-field", help="Field of the question."),
+    json_out: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
+) -> None:
+    """Accuracy of a (label-free) run's final answers against reference answers, after the fact."""
+    from .config import DataConfig
+    from .scoring import score_run
+
+    try:
+        report = score_run(run_dir, DataConfig(path=reference, answer_field=answer_field, id_field=id_field,
+                                               question_field=question_field))
+    except AdaptiveBatchError as error:
+        _fail(error)
+        return
+    if json_out:
+        sys.stdout.write(json.dumps(report) + "\n")
+        return
+    console = _console(stderr=False)
+    console.print(f"accuracy {report['accuracy']:.3f} on {report['n_queries']} queries (answers checked against "
+                  f"{reference}); coverage {report['coverage']:.3f}")
+    for group in ("resolved", "unresolved"):
+        value = report[f"accuracy_of_{group}"]
+        if value is not None:
+            console.print(f"  accuracy of {group} queries: {value:.3f}")
+    if report["resolution_read_references"]:
+        console.print("note: this run's resolution read the reference answers, so this accuracy is oracle-assisted")
+
+
+@app.command("export")
+def export_command(
+    run_dir: str = typer.Argument(..., help="A run directory.", show_default=False),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Directory for the files (default: RUN_DIR/export)."),
+    allow_reference: bool = typer.Option(
+        False, "--allow-reference",
+        help="Export a run whose resolution read the reference answers; every line is marked oracle_verified."),
+) -> None:
+    """Leaderboard files: submission.jsonl (id -> answer) and predictions.jsonl (per-sample details)."""
+    from .scoring import export_run
+
+    try:
+        info = export_run(run_dir, output, allow_reference)
+    except AdaptiveBatchError as error:
+        _fail(error)
+        return
+    console = _console(stderr=False)
+    console.print(f"wrote {info['n_queries']} answers to {info['out_dir']}/submission.jsonl and predictions.jsonl")
+    if info["oracle_verified"]:
+        _console().print("[yellow]warning:[/] " + info["warning"])

@@ -1,0 +1,73 @@
+"""Label-free resolution by self-consistency: a query is resolved when its samples agree.
+
+Each sample is one vote, its extracted answer. The verifier's per-sample verdict is only that
+vote (``passed`` is None: no single sample is judged right or wrong); the decision is made over a
+query's votes so far by :meth:`ConsistencyVerifier.resolved`, which the scheduler calls after every
+sample. Two stopping rules:
+
+- ``threshold``: the top answer has at least ``min_votes`` votes and a share >= ``min_share`` of
+  the samples that gave an answer;
+- ``beta``: Adaptive-Consistency's rule (Aggarwal et al., 2023): with the top two answers' votes
+  v1 >= v2, stop once P(p1 > p2 | votes) = P(X > 1/2), X ~ Beta(v1 + 1, v2 + 1), reaches
+  ``confidence``; at most ``max_votes`` samples.
+
+The final answer is the majority answer (ties go to the answer seen first), and the response
+stored as a demonstration is one that gave it.
+"""
+
+from __future__ import annotations
+
+from math import comb
+from typing import Sequence
+
+from ..records import Query, Verdict
+from ..registry import extractors
+
+
+def beta_top_probability(top: int, second: int) -> float:
+    """P(X > 1/2) for X ~ Beta(top + 1, second + 1), exactly.
+
+    For integer parameters a, b: P(X <= 1/2) = P(Binomial(a + b - 1, 1/2) >= a).
+    """
+    a, b = top + 1, second + 1
+    n = a + b - 1
+    below = sum(comb(n, j) for j in range(a, n + 1)) / 2**n
+    return 1.0 - below
+
+
+class ConsistencyVerifier:
+    needs_reference = False
+    label = "label-free (self-consistency)"
+
+    def __init__(self, extractor: str = "expression", min_votes: int = 3, min_share: float = 0.5,
+                 stopping: str = "threshold", confidence: float = 0.95, max_votes: int = 40):
+        self.extractor_name = extractor
+        self._extract = extractors.get(extractor)
+        self.canonical = getattr(self._extract, "canonical", None)
+        self.min_votes, self.min_share = min_votes, min_share
+        self.stopping, self.confidence = stopping, confidence
+        # The scheduler caps each query's samples here too.
+        self.max_samples = max_votes
+        if stopping == "beta":
+            self.label = f"label-free (self-consistency, Beta stopping at {confidence:g})"
+        else:
+            self.label = f"label-free (self-consistency, >= {min_votes} votes and >= {min_share:g} share)"
+
+    def __call__(self, query: Query, response: str) -> Verdict:
+        answer = self._extract(response)
+        return Verdict(None, answer, detail="vote" if answer is not None else "no answer found")
+
+    def resolved(self, counts: Sequence[int]) -> bool:
+        """Whether a query with these vote counts (largest first) needs no more samples."""
+        if not counts:
+            return False
+        top = counts[0]
+        second = counts[1] if len(counts) > 1 else 0
+        if self.stopping == "beta":
+            return beta_top_probability(top, second) >= self.confidence
+        return top >= self.min_votes and top / sum(counts) >= self.min_share
+
+
+def from_config(config) -> ConsistencyVerifier:
+    return ConsistencyVerifier(config.extractor, config.min_votes, config.min_share, config.stopping,
+                               config.confidence, config.max_votes)
