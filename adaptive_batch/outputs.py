@@ -82,7 +82,9 @@ def write_outputs(
     ]
     _atomic_write(run_dir / f"{RESULTS_NAME}.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
     _write_parquet(pq, pa.Table.from_pylist(rows, schema=_results_schema(pa)), run_dir / f"{RESULTS_NAME}.parquet")
-    samples = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+    log_path = run_dir / "samples.jsonl"
+    log_text = log_path.read_text(encoding="utf-8") if log_path.exists() else ""  # none when round 0 failed
+    samples = [json.loads(line) for line in log_text.splitlines()]
     for sample in samples:  # logs written before these fields existed
         sample.setdefault("score", None)
         sample.setdefault("detail", None)

@@ -77,3 +77,41 @@ def test_help_is_instant_because_heavy_engines_are_not_imported():
     assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
     help_text = cli("run", "--help").stdout
     assert "Average samples per query" in help_text and "--method" in help_text
+
+
+def test_export_refuses_an_oracle_run_with_exit_2_and_allows_it_marked(synthetic, tmp_path):
+    out = tmp_path / "run"
+    assert cli("run", synthetic(10), *SIMULATED, "--budget", "2", "--output", out, "--quiet").returncode == 0
+    refused = cli("export", out)
+    assert refused.returncode == 2 and "reference answers" in refused.stderr and "--allow-reference" in refused.stderr
+    assert not (out / "export" / "submission.jsonl").exists()
+    allowed = cli("export", out, "--allow-reference")
+    assert allowed.returncode == 0 and "warning" in allowed.stderr
+    assert all(json.loads(line)["oracle_verified"] for line in (out / "export" / "submission.jsonl").open())
+
+
+def test_label_free_run_score_and_export_from_the_command_line(synthetic, tmp_path):
+    data, out = synthetic(12), tmp_path / "lf"
+    proc = cli("run", data, *SIMULATED, "--verifier", "consistency", "--min-votes", "2", "--budget", "4",
+               "--output", out, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["verification"]["reads_references"] is False
+    score = cli("score", out, "--reference", data, "--json")
+    assert score.returncode == 0, score.stderr
+    assert 0 <= json.loads(score.stdout)["accuracy"] <= 1
+    assert cli("export", out).returncode == 0
+
+
+def test_verify_command_rescored_file_and_bad_input(synthetic, tmp_path):
+    data = synthetic(3)
+    first = json.loads(data.read_text().splitlines()[0])
+    expression = first["question"].split("What is ")[1].rstrip("?")
+    responses = tmp_path / "responses.jsonl"
+    responses.write_text(json.dumps({"id": first["id"], "response": expression}) + "\n"
+                         + json.dumps({"id": first["id"], "response": "no idea"}) + "\n")
+    proc = cli("verify", responses, "--data", data)
+    assert proc.returncode == 0, proc.stderr
+    assert [json.loads(line)["passed"] for line in proc.stdout.splitlines()] == [True, False]
+    responses.write_text('{"id": "syn-0"}\n')
+    bad = cli("verify", responses, "--data", data)
+    assert bad.returncode == 2 and "responses.jsonl:1" in bad.stderr and "response" in bad.stderr

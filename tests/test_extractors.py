@@ -7,6 +7,7 @@ from adaptive_batch.records import Query
 from adaptive_batch.verifiers import (
     create_verifier,
     evaluate_arithmetic,
+    extract_choice,
     extract_expression,
     extract_gsm8k,
     extract_last_number,
@@ -69,3 +70,94 @@ def test_reference_verifier_compares_numerically():
     assert verify(gsm, " 9 * 2").passed
     last = create_verifier(VerifierConfig(name="reference", extractor="last_number"))
     assert last(query, " 70 - 27 = 43").passed and not last(query, " 70 - 27 = 42").passed
+
+
+# Hand-written LaTeX cases, MATH-style: (reference, response, same?)
+LATEX_CASES = [
+    (r"\frac{1}{2}", r"So the answer is $\boxed{0.5}$.", True),
+    (r"0.5", r"Thus \boxed{\frac{1}{2}}", True),
+    (r"\frac{\sqrt{2}}{2}", r"\boxed{\sqrt{2}/2}", True),
+    (r"(x+1)^2", r"\boxed{x^2+2x+1}", True),
+    (r"\{1, 2\}", r"\boxed{\{2,1\}}", True),
+    (r"\dfrac{3}{4}", r"we get \boxed{\tfrac34}", True),
+    (r"3", r"\boxed{4}", False),
+    (r"\frac{1}{3}", r"\boxed{0.33}", False),
+    (r"2\pi", r"\boxed{2\pi}", True),
+]
+
+
+@pytest.mark.parametrize("reference, response, same", LATEX_CASES)
+def test_boxed_answers_compare_symbolically_with_math_verify(reference, response, same):
+    verify = create_verifier(VerifierConfig(name="reference", extractor="boxed"))
+    verdict = verify(Query(id="m", question="?", answer=reference), response)
+    assert verdict.passed is same, (reference, response, verdict)
+
+
+def test_boxed_extraction_matches_braces_and_takes_the_last_box():
+    from adaptive_batch.verifiers import extract_boxed
+
+    assert extract_boxed(r"first \boxed{1} then \boxed{\frac{a}{b^{2}}}") == r"\frac{a}{b^{2}}"
+    assert extract_boxed(r"\fbox{7}") == "7"
+    assert extract_boxed("no box here") is None
+    assert extract_boxed(r"\boxed{unclosed") is None
+
+
+def test_a_reference_given_as_a_boxed_solution_is_reduced_to_its_box():
+    verify = create_verifier(VerifierConfig(name="reference", extractor="boxed"))
+    query = Query(id="m", question="?", answer=r"Adding, we find $1+1=\boxed{2}$.")
+    assert verify(query, r"\boxed{2}").passed and not verify(query, r"\boxed{3}").passed
+
+
+def test_a_hanging_call_is_killed_at_its_time_limit_and_the_next_call_gets_a_fresh_worker():
+    import time
+
+    from adaptive_batch.verifiers.worker import TIMED_OUT, IsolatedWorker
+
+    worker = IsolatedWorker("time:sleep")
+    started = time.monotonic()
+    assert worker.call((30,), timeout_s=0.5) is TIMED_OUT
+    assert time.monotonic() - started < 10
+    assert worker.call((0,), timeout_s=10) is None and worker.restarts == 1
+    worker.close()
+
+
+def test_math_comparison_runs_outside_the_main_thread():
+    # math-verify's own timeouts use SIGALRM, which fails off the main thread; ours do not.
+    import threading
+
+    from adaptive_batch.verifiers.math_equivalence import MathEquivalence
+
+    compare, out = MathEquivalence(timeout_s=30), []
+    thread = threading.Thread(target=lambda: out.append(compare(r"\frac{1}{2}", "0.5")))
+    thread.start()
+    thread.join()
+    compare.close()
+    assert out == [True]
+
+
+@pytest.mark.parametrize(
+    "text, letter",
+    [
+        ("The answer is (C).", "C"),
+        ("answer: d", "D"),
+        ("B) because the others are wrong", "B"),
+        ("(E)", "E"),
+        ("A cat sat on the mat.", None),
+        ("I think option A, no wait, the answer is B", "B"),
+    ],
+)
+def test_choice_letters(text, letter):
+    assert extract_choice(text) == letter
+
+
+def test_choice_verifier_accepts_a_letter_or_a_worded_reference():
+    verify = create_verifier(VerifierConfig(name="reference", extractor="choice"))
+    assert verify(Query(id="c1", question="?", answer="c"), "The answer is (C)").passed
+    assert verify(Query(id="c2", question="?", answer="The answer is B"), "B.").passed
+    assert not verify(Query(id="c3", question="?", answer="A"), "The answer is (C)").passed
+
+
+def test_every_extractor_is_registered_by_name():
+    from adaptive_batch.registry import extractors
+
+    assert {"expression", "last_number", "gsm8k", "boxed", "choice"} <= set(extractors.names())

@@ -71,3 +71,32 @@ def test_two_phase_run_end_to_end_is_deterministic(real_backend, real_embedder, 
     assert rows_a == rows_b
     if "adaptive" in summary["by_phase"] and summary["resolved"]:
         assert any(r["demo_ids"] for r in rows_a if r["phase"] == "adaptive")
+
+
+def test_label_free_run_with_the_real_model_then_score_and_export(real_backend, real_embedder, tmp_path):
+    from adaptive_batch.config import DataConfig
+    from adaptive_batch.scoring import export_run, score_run
+
+    addsub = shared_dataset("addsub.jsonl")
+    unlabeled = tmp_path / "unlabeled.jsonl"
+    unlabeled.write_text("".join(
+        json.dumps({"id": r["id"], "question": r["question"]}) + "\n"
+        for r in map(json.loads, addsub.read_text().splitlines()[:6])
+    ))
+    config = RunConfig.from_dict(
+        {
+            "data": {"path": str(unlabeled)},
+            "schedule": {"budget": 4, "warmup": 2},
+            "sampling": {"max_tokens": 24},
+            "verifier": {"name": "consistency", "min_votes": 2, "min_share": 0.5},
+            "output_dir": str(tmp_path / "label-free"),
+        }
+    )
+    result = run(config, backend=real_backend, embedder=real_embedder)
+    assert result.summary["status"] == "complete" and result.summary["samples"] <= 24
+    report = score_run(result.run_dir, DataConfig(path=str(addsub), limit=6))
+    rows = result.results_table().to_pylist()
+    references = {r["id"]: float(r["answer"]) for r in map(json.loads, addsub.read_text().splitlines()[:6])}
+    right = sum(r["final_answer"] is not None and float(r["final_answer"]) == references[r["id"]] for r in rows)
+    assert report["accuracy"] == pytest.approx(right / 6)
+    assert export_run(result.run_dir)["oracle_verified"] is False

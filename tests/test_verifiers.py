@@ -1,0 +1,175 @@
+"""Label-free consistency, external verifiers, and the after-run commands (verify, score, export).
+
+Runs use the simulated backend (a documented simulator, registered like any backend) and the
+hashing embedder, so these are fast; the real model's label-free run is in test_real_components.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from adaptive_batch import RunConfig, run
+from adaptive_batch.config import DataConfig, VerifierConfig
+from adaptive_batch.errors import VerifierError
+from adaptive_batch.scoring import LeakageError, export_run, read_responses, score_run, verify_responses
+from adaptive_batch.verifiers.consistency import ConsistencyVerifier, beta_top_probability
+
+from .conftest import write_jsonl
+
+
+def config(path, out, verifier=None, budget=6.0, **extra):
+    return RunConfig.from_dict(
+        {
+            "data": {"path": str(path)},
+            "backend": {"name": "simulated"},
+            "retrieval": {"embedder": "hashing", "min_similarity": 0.0},
+            "schedule": {"budget": budget, "warmup": 2},
+            "verifier": verifier or {"name": "reference"},
+            "output_dir": str(out),
+            **extra,
+        }
+    )
+
+
+def test_beta_rule_matches_the_closed_form_and_grows_with_agreement():
+    # P(X > 1/2) for X ~ Beta(a, 1) is 1 - 2^-a.
+    for top in range(0, 8):
+        assert beta_top_probability(top, 0) == pytest.approx(1 - 0.5 ** (top + 1))
+    assert beta_top_probability(1, 1) == pytest.approx(0.5)
+    assert beta_top_probability(6, 2) > beta_top_probability(5, 2) > beta_top_probability(5, 3)
+
+
+def test_threshold_and_beta_rules():
+    threshold = ConsistencyVerifier(min_votes=3, min_share=0.6)
+    assert not threshold.resolved([2]) and threshold.resolved([3]) and threshold.resolved([3, 2])
+    assert not threshold.resolved([3, 3]) and not threshold.resolved([])
+    beta = ConsistencyVerifier(stopping="beta", confidence=0.95)
+    assert not beta.resolved([3]) and beta.resolved([4])  # 0.9375 < 0.95 <= 0.96875
+    assert not beta.resolved([5, 2]) and beta.max_samples == 40
+
+
+def test_label_free_run_votes_needs_no_answers_and_picks_the_majority(synthetic, tmp_path):
+    records = [json.loads(line) for line in synthetic(40).read_text().splitlines()]
+    unlabeled = write_jsonl(tmp_path / "unlabeled.jsonl", [{"id": r["id"], "question": r["question"]} for r in records])
+    result = run(config(unlabeled, tmp_path / "lf", {"name": "consistency", "min_votes": 2, "min_share": 0.6}))
+    summary = result.summary
+    assert summary["verification"]["reads_references"] is False
+    assert "label-free" in summary["coverage_kind"]
+    assert summary["samples"] <= 6 * 40
+    samples = pq.read_table(result.run_dir / "samples.parquet").to_pylist()
+    assert all(s["passed"] is None for s in samples)  # votes, not verdicts
+    results = {r["id"]: r for r in result.results_table().to_pylist()}
+    for query_id, row in results.items():
+        answers = [s["answer"] for s in samples if s["query_id"] == query_id and s["answer"] is not None]
+        if row["resolved"]:
+            top = max(set(answers), key=answers.count)
+            assert row["final_answer"] == top and answers.count(top) >= 2
+    assert summary["resolved"] > 0
+    # Scoring afterwards, against the references the run never saw.
+    report = score_run(result.run_dir, DataConfig(path=str(synthetic(40))))
+    expected = sum(row["final_answer"] == r["answer"] for r in records for row in [results[r["id"]]]) / 40
+    assert report["accuracy"] == pytest.approx(expected)
+    assert report["resolution_read_references"] is False
+
+
+def test_label_free_demonstrations_are_responses_that_gave_the_majority_answer(synthetic, tmp_path):
+    result = run(config(synthetic(40), tmp_path / "lf", {"name": "consistency", "min_votes": 2, "min_share": 0.6},
+                        budget=8))
+    samples = pq.read_table(result.run_dir / "samples.parquet").to_pylist()
+    final = {r["id"]: r["final_answer"] for r in result.results_table().to_pylist() if r["resolved"]}
+    by_text = {(s["query_id"], s["text"]): s["answer"] for s in samples}
+    shown = [d for s in samples for d in s["demo_ids"]]
+    assert shown, "the adaptive rounds should have carried demonstrations"
+    for demo_id in set(shown):
+        assert demo_id in final  # only resolved (consistent) queries are demonstrations
+        assert final[demo_id] in {a for (q, _), a in by_text.items() if q == demo_id}
+
+
+def test_export_refuses_an_oracle_verified_run_unless_allowed(synthetic, tmp_path):
+    result = run(config(synthetic(20), tmp_path / "oracle"))
+    with pytest.raises(LeakageError, match="reference answers"):
+        export_run(result.run_dir)
+    info = export_run(result.run_dir, tmp_path / "out", allow_reference=True)
+    lines = [json.loads(line) for line in (tmp_path / "out" / "submission.jsonl").read_text().splitlines()]
+    assert info["oracle_verified"] and len(lines) == 20 and all(line["oracle_verified"] for line in lines)
+    predictions = [json.loads(line) for line in (tmp_path / "out" / "predictions.jsonl").read_text().splitlines()]
+    assert sum(len(p["samples"]) for p in predictions) == result.summary["samples"]
+
+
+def test_export_of_a_label_free_run_is_a_plain_submission(synthetic, tmp_path):
+    result = run(config(synthetic(20), tmp_path / "lf", {"name": "consistency", "min_votes": 2}))
+    info = export_run(result.run_dir)
+    lines = [json.loads(line) for line in (result.run_dir / "export" / "submission.jsonl").read_text().splitlines()]
+    assert not info["oracle_verified"] and set(lines[0]) == {"id", "answer"}
+    assert [line["id"] for line in lines] == [r["id"] for r in result.results_table().to_pylist()]
+
+
+CHECKER = """
+import json, sys
+item = json.load(sys.stdin)
+mode = {mode!r}
+if mode == "crash":
+    raise SystemExit("checker exploded")
+if mode == "hang":
+    import time; time.sleep(60)
+if mode == "garbage":
+    print("not json"); raise SystemExit(0)
+answer = item["answer"]
+print(json.dumps({{"passed": answer is not None and float(answer) == float(item["reference"]), "score": 0.5}}))
+"""
+
+
+def checker(tmp_path: Path, mode: str = "ok") -> str:
+    path = tmp_path / f"check_{mode}.py"
+    path.write_text(CHECKER.format(mode=mode))
+    return f"{sys.executable} {path}"
+
+
+def test_external_verifier_agrees_with_the_built_in_one(synthetic, tmp_path):
+    data = synthetic(12)
+    verifier = {"name": "external", "command": checker(tmp_path), "options": {"send_reference": True}}
+    external = run(config(data, tmp_path / "ext", verifier, budget=3))
+    builtin = run(config(data, tmp_path / "ref", budget=3))
+    assert external.summary["verification"]["reads_references"] is True
+    same = ["id", "resolved", "final_answer", "samples"]
+    assert [{k: r[k] for k in same} for r in external.results_table().to_pylist()] == [
+        {k: r[k] for k in same} for r in builtin.results_table().to_pylist()
+    ]
+    scores = pq.read_table(external.run_dir / "samples.parquet").column("score").to_pylist()
+    assert set(scores) == {0.5}
+
+
+@pytest.mark.parametrize("mode, message", [("crash", "exited with code 1"), ("hang", "no answer within"),
+                                           ("garbage", "expected a JSON object")])
+def test_a_failing_external_verifier_stops_the_run_clearly_and_keeps_its_state(synthetic, tmp_path, mode, message):
+    data = synthetic(6)
+    verifier = {"name": "external", "command": checker(tmp_path, mode), "timeout": 2,
+                "options": {"send_reference": True}}
+    with pytest.raises(VerifierError, match=message):
+        run(config(data, tmp_path / "run", verifier, budget=3))
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["status"] == "failed" and message.split()[0] in summary["stop_reason"]
+    # The round's generated samples were saved before verification, so a fixed verifier resumes
+    # without generating them again.
+    assert (tmp_path / "run" / "pending-round.json").exists()
+    fixed = {**verifier, "command": checker(tmp_path, mode)}
+    (tmp_path / f"check_{mode}.py").write_text(CHECKER.format(mode="ok"))
+    resumed = run(config(data, tmp_path / "run", fixed, budget=3))
+    assert resumed.summary["status"] == "complete"
+    assert resumed.summary["samples_generated"] == resumed.summary["samples"] - 6  # round 0 came from the file
+    assert not (tmp_path / "run" / "pending-round.json").exists()
+
+
+def test_verify_rescoring_a_runs_samples_gives_the_logged_verdicts(synthetic, tmp_path):
+    data = synthetic(15)
+    result = run(config(data, tmp_path / "run", budget=3))
+    verdicts = verify_responses(read_responses(result.run_dir), DataConfig(path=str(data)), VerifierConfig())
+    logged = pq.read_table(result.run_dir / "samples.parquet").to_pylist()
+    assert sorted((v["id"], v["sample_index"], v["passed"]) for v in verdicts) == sorted(
+        (s["query_id"], s["sample_index"], s["passed"]) for s in logged
+    )
