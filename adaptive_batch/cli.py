@@ -1,7 +1,8 @@
 """The command line: a thin layer over the library. Errors become messages and exit codes here only.
 
-Exit codes: 0 success; 2 a user-fixable problem (bad input, options, run directory);
-3 the generation engine failed after its retries; 70 a bug in adaptive-batch; 130 interrupted.
+Exit codes: 0 success; 2 a user-fixable problem (bad input, options, run directory, a failing
+verifier, an export refused); 3 the generation engine failed after its retries; 4 coverage below
+``--fail-under``; 70 a bug in adaptive-batch; 130 interrupted (resume with the same command).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import typer
 
 from . import cli_options
 from .errors import AdaptiveBatchError, UserError
+
+EXIT_BELOW_THRESHOLD = 4
 
 app = typer.Typer(
     name="adaptive-batch",
@@ -45,17 +48,21 @@ def run_command(
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display or summary table."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as one JSON object on stdout."),
+    config_file: Optional[str] = typer.Option(
+        None, "--config", help="A TOML file holding any of the options below; flags given here override it."),
+    fail_under: Optional[float] = typer.Option(
+        None, "--fail-under", help=f"Exit with code {EXIT_BELOW_THRESHOLD} when coverage ends below this (0-1)."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the planned samples, estimated tokens and time (from a few calibration "
+        "samples), and spend nothing else."),
     **options: Any,
 ) -> None:
     """Run the two-phase processor (or a baseline, with --method) on DATA."""
-    from .config import RunConfig
-
-    given = cli_options.overrides(options)
-    given.setdefault("data", {})["path"] = data or ""
-    if resume:
-        given["output_dir"] = resume
     try:
-        config = RunConfig.from_dict(given)
+        config, given = resolve_config(data, config_file, options, resume)
+        if dry_run:
+            _dry_run(config, json_out)
+            return
         with _GracefulStop() as stop:
             result = _run_with_progress(config, show=not quiet and not json_out, should_stop=stop.requested)
     except KeyboardInterrupt:
@@ -71,6 +78,45 @@ def run_command(
     if result.summary["status"] == "interrupted":
         _console().print(f"Interrupted after logging the round in flight; {_resume_hint(given)}.")
         raise typer.Exit(130)
+    if fail_under is not None and result.coverage < fail_under:
+        _console().print(f"coverage {result.coverage:.3f} is below --fail-under {fail_under:g}")
+        raise typer.Exit(EXIT_BELOW_THRESHOLD)
+
+
+def resolve_config(data: Optional[str], config_file: Optional[str], options: dict, resume: Optional[str] = None):
+    """The run config from a TOML file (if any), overridden by the flags given."""
+    from .config import RunConfig
+    from .config_file import load_toml, merge
+
+    given = cli_options.overrides(options)
+    if data:
+        given.setdefault("data", {})["path"] = data
+    if resume:
+        given["output_dir"] = resume
+    base = load_toml(config_file) if config_file else {}
+    merged = merge(base, given)
+    merged.setdefault("data", {}).setdefault("path", "")
+    return RunConfig.from_dict(merged), merged
+
+
+def _dry_run(config, json_out: bool) -> None:
+    from .forecast import forecast
+
+    plan = forecast(config)
+    if json_out:
+        sys.stdout.write(json.dumps(plan) + "\n")
+        return
+    console = _console(stderr=False)
+    console.print(f"{plan['method']} on {plan['n_queries']} queries with {plan['model']}")
+    console.print(f"  samples: at most {plan['planned_samples_max']} of a budget of {plan['budget_samples']} "
+                  f"({plan['warmup_samples']} in warm-up, up to {plan['adaptive_samples_max']} after; "
+                  f"cap {plan['per_query_cap']} per query)")
+    console.print(f"  tokens: ~{plan['prompt_tokens_est']:,} prompt, ~{plan['generated_tokens_est']:,} generated "
+                  f"(at most {plan['generated_tokens_max']:,})")
+    if plan["seconds_per_sample"]:
+        console.print(f"  time: at most ~{plan['time_s_est_max']:.0f} s at {plan['seconds_per_sample']:.3g} s per "
+                      f"sample, measured on {plan['calibration_samples']} calibration samples")
+    console.print(f"  ({plan['note']})")
 
 
 def _resume_hint(given: dict) -> str:
@@ -103,6 +149,30 @@ class _GracefulStop:
 
 # typer reads the signature: swap the **options catch-all for one option per config field.
 app.command("run", help=run_command.__doc__)(cli_options.with_options(run_command))
+
+
+def config_command(
+    data: Optional[str] = typer.Argument(None, help="JSONL file of queries (or data.path in the file).",
+                                         show_default=False),
+    config_file: Optional[str] = typer.Option(None, "--config", help="A TOML run config."),
+    show: bool = typer.Option(True, "--show/--check", help="Print the resolved config as TOML, or only check it."),
+    **options: Any,
+) -> None:
+    """Resolve a config (file, then flags) and print it as TOML: every key a run will use."""
+    from .config_file import dump_toml
+
+    try:
+        config, _ = resolve_config(data, config_file, options)
+    except AdaptiveBatchError as error:
+        _fail(error)
+        return
+    if show:
+        sys.stdout.write(dump_toml(config.to_dict()))
+    else:
+        _console().print("config OK")
+
+
+app.command("config", help=config_command.__doc__)(cli_options.with_options(config_command))
 
 
 def _run_with_progress(config, show: bool, should_stop):
@@ -157,3 +227,11 @@ def main() -> None:
     except UserError as error:  # raised outside a command, e.g. while parsing
         _console().print(f"error: {error}")
         sys.exit(error.exit_code)
+    except Exception:  # a bug: say so, with the traceback to report
+        import traceback
+
+        from .errors import InternalError
+
+        traceback.print_exc()
+        _console().print("internal error: this is a bug in adaptive-batch; please report it with the traceback above")
+        sys.exit(InternalError.exit_code)

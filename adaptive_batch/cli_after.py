@@ -101,3 +101,35 @@ def export_command(
     console.print(f"wrote {info['n_queries']} answers to {info['out_dir']}/submission.jsonl and predictions.jsonl")
     if info["oracle_verified"]:
         _console().print("[yellow]warning:[/] " + info["warning"])
+
+
+@app.command("report")
+def report_command(
+    run_dirs: list[str] = typer.Argument(..., help="One or more run directories; several are overlaid.",
+                                         show_default=False),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Directory for report.html and its PNGs "
+                                         "(default: FIRST_RUN_DIR/report)."),
+) -> None:
+    """An HTML report: coverage against compute, samples per query, resolutions, pool, demonstrations."""
+    from .report import write_report
+
+    try:
+        page = write_report(run_dirs, output)
+    except AdaptiveBatchError as error:
+        _fail(error)
+        return
+    _console(stderr=False).print(f"wrote {page}")
+
+
+@app.command("inspect")
+def inspect_command(
+    run_dir: str = typer.Argument(..., help="A run directory.", show_default=False),
+    query_id: str = typer.Option(..., "--id", help="The query to show."),
+) -> None:
+    """One query's samples, verdicts, and the demonstrations each prompt carried."""
+    from .inspect_query import describe_query
+
+    try:
+        describe_query(run_dir, query_id, _console(stderr=False))
+    except AdaptiveBatchError as error:
+        _fail(error)

@@ -288,8 +288,10 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where} must be a list, got {type(value).__name__}")
         return tuple(tuple(v) if isinstance(v, list) else v for v in value)
-    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{where} must be a number, got {type(value).__name__} {value!r}")
     if hint in (int, str, bool) and not (type(value) is hint):
         raise ConfigError(f"{where} must be {hint.__name__}, got {type(value).__name__} {value!r}")
     return value

@@ -1,0 +1,75 @@
+"""A budget forecast before anything is spent (``run --dry-run``).
+
+It loads the data and the model, counts the base prompt's tokens for every query, draws a few
+calibration samples to measure the backend's speed on this machine, and reports the planned
+samples, tokens and time. Demonstrations make adaptive prompts longer: their tokens are estimated
+from the questions' own lengths. Nothing is written to the run directory.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any, Optional
+
+from .backends import Backend, create_backend
+from .config import RunConfig
+from .dataset import load_queries
+from .prompts import Example, PromptBuilder
+from .records import GenerationRequest, SamplingParams
+from .verifiers import create_verifier
+
+
+def forecast(config: RunConfig, backend: Optional[Backend] = None, calibration_samples: int = 3) -> dict[str, Any]:
+    from phases import METHODS, total_budget
+
+    verifier = create_verifier(config.verifier)
+    queries = load_queries(config.data, require_answers=getattr(verifier, "needs_reference", False))
+    schedule, method = config.schedule, METHODS[config.schedule.method]
+    n = len(queries)
+    budget = total_budget(schedule, n)
+    cap = min(schedule.per_query_cap, getattr(verifier, "max_samples", schedule.per_query_cap))
+    warmup = min(n * min(schedule.warmup, cap), budget)
+    adaptive_max = min(budget, n * cap) - warmup if method.early_stop else budget - warmup
+
+    backend = backend or create_backend(config.backend)
+    builder = PromptBuilder(config.prompt, canonical=getattr(verifier, "canonical", None))
+    count = getattr(backend, "count_tokens", None) or (lambda text: max(1, len(text) // 4))
+    prompts = [builder.build(q.question) for q in queries]
+    base_tokens = [count(p if isinstance(p, str) else "\n".join(m["content"] for m in p)) for p in prompts]
+    # One demonstration is about one question plus a short answer.
+    demo_tokens = statistics.fmean(count(q.question) for q in queries[:200]) + 8
+    k = config.retrieval.k if method.demonstrations != "none" else 0
+    mean_base = statistics.fmean(base_tokens)
+
+    sampling = config.sampling
+    params = SamplingParams(sampling.temperature, sampling.top_p, sampling.top_k, sampling.max_tokens,
+                            tuple(sampling.stop))
+    requests = [GenerationRequest(prompts[i % n], params, seed=1_000_003 + i) for i in range(calibration_samples)]
+    started = time.perf_counter()
+    completions = [c for out in backend.generate(requests) for c in out] if requests else []
+    elapsed = time.perf_counter() - started
+    per_sample = elapsed / len(completions) if completions else None
+    generated = statistics.fmean(c.completion_tokens for c in completions) if completions else sampling.max_tokens
+
+    prompt_tokens = warmup * mean_base + adaptive_max * (mean_base + k * demo_tokens)
+    planned = warmup + adaptive_max
+    return {
+        "n_queries": n,
+        "method": schedule.method,
+        "budget_samples": budget,
+        "planned_samples_max": planned,
+        "warmup_samples": warmup,
+        "adaptive_samples_max": adaptive_max,
+        "per_query_cap": cap,
+        "prompt_tokens_est": round(prompt_tokens),
+        "generated_tokens_est": round(planned * generated),
+        "generated_tokens_max": planned * sampling.max_tokens,
+        "mean_base_prompt_tokens": round(mean_base, 1),
+        "calibration_samples": len(completions),
+        "seconds_per_sample": float(f"{per_sample:.4g}") if per_sample else None,
+        "time_s_est_max": round(planned * per_sample, 1) if per_sample else None,
+        "model": backend.model_id,
+        "note": "maxima: early-stopping methods stop sampling resolved queries and usually spend less; "
+        "speed measured on base prompts (demonstrations make later prompts longer)",
+    }

@@ -1,0 +1,91 @@
+"""What a report shows, computed from a run directory's tables (no plotting here)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+from ..outputs import RESULTS_NAME, SAMPLES_PARQUET, SUMMARY_NAME
+
+
+@dataclass
+class RunView:
+    run_dir: Path
+    summary: dict[str, Any]
+    results: list[dict[str, Any]]
+    samples: list[dict[str, Any]]
+    curve: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.run_dir.name} ({self.summary.get('method')})"
+
+    @property
+    def n(self) -> int:
+        return len(self.results)
+
+
+def load_run(run_dir: str | Path) -> RunView:
+    import pyarrow.parquet as pq
+
+    run_dir = Path(run_dir)
+    try:
+        summary = json.loads((run_dir / SUMMARY_NAME).read_text(encoding="utf-8"))
+        results = pq.read_table(run_dir / f"{RESULTS_NAME}.parquet").to_pylist()
+        samples = pq.read_table(run_dir / SAMPLES_PARQUET).to_pylist()
+    except FileNotFoundError as exc:
+        raise UserError(f"{run_dir} is not a finished run directory: {Path(exc.filename).name} is missing") from None
+    view = RunView(run_dir, summary, results, samples)
+    view.curve = coverage_curve(view)
+    return view
+
+
+def coverage_curve(view: RunView) -> dict[str, list[float]]:
+    """Coverage after each round against the compute spent so far, per query."""
+    resolved_at = Counter(r["resolved_round"] for r in view.results if r["resolved"])
+    spent: dict[int, list[int]] = {}
+    for s in view.samples:
+        if s["error"] is None:
+            row = spent.setdefault(s["round"], [0, 0, 0])
+            row[0] += 1
+            row[1] += s["completion_tokens"]
+            row[2] += s["prompt_tokens"] + s["completion_tokens"]
+    curve: dict[str, list[float]] = {"round": [], "samples": [], "generated_tokens": [], "total_tokens": [],
+                                     "coverage": [], "pool": []}
+    totals, resolved = [0, 0, 0], 0
+    n = max(view.n, 1)
+    for round_index in sorted(spent):
+        totals = [a + b for a, b in zip(totals, spent[round_index])]
+        resolved += resolved_at.get(round_index, 0)
+        curve["round"].append(round_index)
+        curve["samples"].append(totals[0] / n)
+        curve["generated_tokens"].append(totals[1] / n)
+        curve["total_tokens"].append(totals[2] / n)
+        curve["coverage"].append(resolved / n)
+        curve["pool"].append(resolved)
+    return curve
+
+
+def resolutions_by_round(view: RunView) -> dict[str, Counter]:
+    out: dict[str, Counter] = {}
+    for r in view.results:
+        if r["resolved"]:
+            out.setdefault(r["resolved_phase"], Counter())[r["resolved_round"]] += 1
+    return out
+
+
+def demonstration_use(view: RunView) -> Counter:
+    return Counter(d for s in view.samples for d in s["demo_ids"])
+
+
+def samples_by_query(view: RunView) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for s in view.samples:
+        out.setdefault(s["query_id"], []).append(s)
+    for rows in out.values():
+        rows.sort(key=lambda s: s["sample_index"])
+    return out
