@@ -8,7 +8,7 @@ import platform
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 from .config import RunConfig
 from .runlog import StorageError
@@ -65,7 +65,7 @@ def write_outputs(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows = [
+    rows = (
         {
             "id": q.id,
             "final_answer": s.answer,
@@ -79,17 +79,10 @@ def write_outputs(
             "error": s.error,
         }
         for q, s in zip(state.queries, state.status)
-    ]
-    _atomic_write(run_dir / f"{RESULTS_NAME}.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
-    _write_parquet(pq, pa.Table.from_pylist(rows, schema=_results_schema(pa)), run_dir / f"{RESULTS_NAME}.parquet")
-    log_path = run_dir / "samples.jsonl"
-    log_text = log_path.read_text(encoding="utf-8") if log_path.exists() else ""  # none when round 0 failed
-    samples = [json.loads(line) for line in log_text.splitlines()]
-    for sample in samples:  # logs written before these fields existed
-        sample.setdefault("score", None)
-        sample.setdefault("detail", None)
-    samples.sort(key=lambda r: (r["round"], r["query_id"], r["sample_index"]))
-    _write_parquet(pq, pa.Table.from_pylist(samples, schema=_samples_schema(pa)), run_dir / SAMPLES_PARQUET)
+    )
+    _write_tables(pa, pq, run_dir / f"{RESULTS_NAME}.parquet", _results_schema(pa), _chunks(rows),
+                  jsonl=run_dir / f"{RESULTS_NAME}.jsonl")
+    _write_tables(pa, pq, run_dir / SAMPLES_PARQUET, _samples_schema(pa), _log_rounds(run_dir / "samples.jsonl"))
 
     n = len(state.queries)
     resolved = state.resolved_count
@@ -183,8 +176,58 @@ def _samples_schema(pa):
     )
 
 
-def _write_parquet(pq, table, path: Path) -> None:
-    _replace_atomically(path, lambda tmp: pq.write_table(table, tmp))
+# Tables are written in chunks so that a run of a million queries never holds all its samples as
+# Python objects at once.
+_CHUNK = 100_000
+
+
+def _chunks(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= _CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _log_rounds(log_path: Path) -> Iterator[list[dict[str, Any]]]:
+    """The sample log, a round at a time (rounds are appended whole), each sorted by query id."""
+    if not log_path.exists():  # round 0 failed before anything was logged
+        return
+    current: list[dict[str, Any]] = []
+    with open(log_path, encoding="utf-8") as handle:
+        for line in handle:
+            sample = json.loads(line)
+            sample.setdefault("score", None)  # logs written before these fields existed
+            sample.setdefault("detail", None)
+            if current and sample["round"] != current[-1]["round"]:
+                yield sorted(current, key=lambda r: (r["query_id"], r["sample_index"]))
+                current = []
+            current.append(sample)
+    if current:
+        yield sorted(current, key=lambda r: (r["query_id"], r["sample_index"]))
+
+
+def _write_tables(pa, pq, path: Path, schema, chunks: Iterator[list[dict[str, Any]]],
+                  jsonl: Optional[Path] = None) -> None:
+    """Write the chunks as one Parquet file (and JSONL beside it), each replaced atomically."""
+    def write(tmp: Path) -> None:
+        lines = open(jsonl.with_name(jsonl.name + ".tmp"), "w", encoding="utf-8") if jsonl else None
+        try:
+            with pq.ParquetWriter(tmp, schema) as writer:
+                for chunk in chunks:
+                    writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+                    if lines:
+                        lines.write("".join(json.dumps(r) + "\n" for r in chunk))
+        finally:
+            if lines:
+                lines.close()
+        if jsonl:
+            os.replace(jsonl.with_name(jsonl.name + ".tmp"), jsonl)
+
+    _replace_atomically(path, write)
 
 
 def _atomic_write(path: Path, text: str) -> None:

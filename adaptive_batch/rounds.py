@@ -115,10 +115,15 @@ class RoundExecutor:
             self.pending.clear()
             self._unverified = {}
         with self.timings.measure("bookkeeping"):
+            resolved = []
             for a, record in zip(assignments, records):
                 self.generated_tokens += record.completion_tokens
-                if self.state.apply(a.position, record) and self.pool is not None:
-                    self.pool.add(a.position, self.state.status[a.position].passing_response)
+                if self.state.apply(a.position, record):
+                    resolved.append(a.position)
+        if self.pool is not None and resolved:
+            # The next round's prompts see every query resolved in this one.
+            with self.timings.measure("index"):
+                self.pool.add_many(resolved, [self.state.status[p].passing_response for p in resolved])
         if self.progress is not None:
             s = self.state
             self.progress(

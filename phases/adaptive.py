@@ -29,14 +29,16 @@ def plan_adaptive_round(
         candidates = [p for p, s in enumerate(state.status) if s.error is None and s.samples < targets[p]]
     else:
         candidates = [p for p, s in enumerate(state.status) if state.active(p) and s.samples < cap]
+    chosen = choose_within_budget(state, candidates, run_seed)
+    nearest: list = [()] * len(chosen)
+    if pool is not None and method.demonstrations == "nearest":
+        nearest = pool.nearest_many(chosen, k, min_similarity)
     assignments = []
-    for position in choose_within_budget(state, candidates, run_seed):
+    for position, near in zip(chosen, nearest):
         index = state.status[position].samples
         seed = sample_seed(run_seed, state.queries[position].id, index)
-        demos: tuple = ()
-        if pool is not None and method.demonstrations == "nearest":
-            demos = tuple(pool.nearest(position, k, min_similarity))
-        elif pool is not None and method.demonstrations == "random":
+        demos: tuple = tuple(near)
+        if pool is not None and method.demonstrations == "random":
             demos = tuple(pool.random(position, k, np.random.default_rng(seed)))
         assignments.append(Assignment(position, index, seed, demos))
     return assignments

@@ -34,7 +34,7 @@ class Assignment:
     demonstrations: tuple[Demonstration, ...] = ()
 
 
-@dataclass
+@dataclass(slots=True)  # one per query: a million of them must stay small
 class QueryStatus:
     samples: int = 0
     resolved: bool = False

@@ -28,7 +28,7 @@ class DemonstrationPool:
         self._ids = list(ids)
         self._questions = list(questions)
         self._embeddings = embeddings
-        self._index = VectorIndex(embeddings.shape[1])
+        self._index = VectorIndex(embeddings.shape[1], capacity=len(self._ids), training=embeddings)
         self._responses: dict[int, str] = {}
 
     def __len__(self) -> int:
@@ -36,9 +36,16 @@ class DemonstrationPool:
 
     def add(self, position: int, response: str) -> None:
         """Record a passing response; a later one replaces an earlier one for the same query."""
-        if position not in self._responses:
-            self._index.add(np.array([position]), self._embeddings[position : position + 1])
-        self._responses[position] = response
+        self.add_many([position], [response])
+
+    def add_many(self, positions: Sequence[int], responses: Sequence[str]) -> None:
+        """``add`` for a round's newly resolved queries, in one index update."""
+        new = sorted({p for p in positions if p not in self._responses})
+        if new:
+            rows = np.asarray(new, dtype=np.int64)
+            self._index.add(rows, self._embeddings[rows])
+        for position, response in zip(positions, responses):
+            self._responses[position] = response
 
     def nearest(self, position: int, k: int, min_similarity: float) -> list[Demonstration]:
         """Up to k resolved queries most similar to query ``position``, least similar first.
@@ -46,15 +53,23 @@ class DemonstrationPool:
         Least similar first puts the closest example next to the question, where a base model
         weighs it most.
         """
-        if not self._responses:
-            return []
-        scores, ids = self._index.search(self._embeddings[position : position + 1], k + 1)
-        found = [
-            self._demo(int(i), float(s))
-            for s, i in zip(scores[0], ids[0])
-            if i >= 0 and int(i) != position and s >= min_similarity
-        ][:k]
-        return found[::-1]
+        return self.nearest_many([position], k, min_similarity)[0]
+
+    def nearest_many(self, positions: Sequence[int], k: int, min_similarity: float) -> list[list[Demonstration]]:
+        """``nearest`` for many queries in one index search (a round asks for all of them at once)."""
+        if not self._responses or not len(positions):
+            return [[] for _ in positions]
+        rows = np.asarray(positions, dtype=np.int64)
+        scores, ids = self._index.search(self._embeddings[rows], k + 1)
+        out = []
+        for position, row_scores, row_ids in zip(positions, scores, ids):
+            found = [
+                self._demo(int(i), float(s))
+                for s, i in zip(row_scores, row_ids)
+                if i >= 0 and int(i) != position and s >= min_similarity
+            ][:k]
+            out.append(found[::-1])
+        return out
 
     def random(self, position: int, k: int, rng: np.random.Generator) -> list[Demonstration]:
         candidates = sorted(p for p in self._responses if p != position)
