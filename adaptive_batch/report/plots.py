@@ -40,8 +40,8 @@ def write_plots(runs: Sequence[RunView], out_dir: Path) -> dict[str, str]:
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     top = max(max((r["samples"] for r in v.results), default=1) for v in runs)
     bins = [b - 0.5 for b in range(0, top + 2)]
-    for view in runs:
-        ax.hist([r["samples"] for r in view.results], bins=bins, histtype="step", linewidth=2, label=view.name)
+    ax.hist([[r["samples"] for r in view.results] for view in runs], bins=bins, histtype="bar", rwidth=0.9,
+            label=[view.name for view in runs])
     ax.set_xlabel("samples spent on the query")
     ax.set_ylabel("queries")
     ax.set_title("Samples per query")
