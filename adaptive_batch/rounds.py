@@ -73,7 +73,7 @@ class RoundExecutor:
 
     def execute(self, phase: str, round_index: int, assignments: Sequence) -> None:
         records: list[Optional[SampleRecord]] = [None] * len(assignments)
-        to_generate: list[tuple[int, GenerationRequest]] = []
+        to_generate: list[tuple[int, GenerationRequest, str]] = []  # (slot, request, cache key)
         completions: dict[int, Completion] = {}
         for slot, a in enumerate(assignments):
             logged = self.logged.get((self.queries[a.position].id, a.sample_index))
@@ -90,21 +90,18 @@ class RoundExecutor:
                 completions[slot] = cached
                 self.counters["cached"] += 1
             else:
-                to_generate.append((slot, request))
+                to_generate.append((slot, request, key))
         if to_generate:
             with self.timings.measure("generation"):
-                generated = self.backend.generate([request for _, request in to_generate])
+                generated = self.backend.generate([request for _, request, _ in to_generate])
             self.counters["generated"] += len(to_generate)
-            for (slot, _), outputs in zip(to_generate, generated):
+            for (slot, _, _), outputs in zip(to_generate, generated):
                 completions[slot] = outputs[0]
-            if self.cache:
-                with self.timings.measure("cache"):
-                    self.cache.put_many(
-                        [(request_key(self.backend.model_id, r, 0), completions[s]) for s, r in to_generate]
-                    )
-        if to_generate and self.pending is not None:
-            keys = {s: request_key(self.backend.model_id, r, 0) for s, r in to_generate}
-            self.pending.save({keys[s]: completions[s].__dict__ for s, _ in to_generate})
+            with self.timings.measure("cache"):
+                if self.cache:
+                    self.cache.put_many([(key, completions[slot]) for slot, _, key in to_generate])
+                if self.pending is not None:
+                    self.pending.save({key: completions[slot].__dict__ for slot, _, key in to_generate})
         with self.timings.measure("verification"):
             fresh = [self._verified(phase, round_index, assignments[s], c) for s, c in sorted(completions.items())]
         for (slot, _), record in zip(sorted(completions.items()), fresh):

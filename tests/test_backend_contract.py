@@ -1,4 +1,5 @@
-"""One contract, every backend: in-process llama.cpp, the OpenAI backend against llama.cpp's real
+"""One contract, every backend: in-process llama.cpp (one sample at a time, and batched), the OpenAI
+backend against llama.cpp's real
 server, and the vLLM backend against a FAKE ``vllm`` module (tests/fakes/vllm; vLLM cannot run
 on these CPU machines, so it is a marked stand-in with vLLM's signatures)."""
 
@@ -22,10 +23,12 @@ PROMPT = (
 FAKES = str(Path(__file__).parent / "fakes")
 
 
-@pytest.fixture(scope="module", params=["llamacpp", "openai", "vllm-fake"])
+@pytest.fixture(scope="module", params=["llamacpp", "llamacpp-batched", "openai", "vllm-fake"])
 def backend(request):
     if request.param == "llamacpp":
         yield request.getfixturevalue("real_backend")
+    elif request.param == "llamacpp-batched":
+        yield create_backend(name="llamacpp-batched", options=(("parallel", 4),))
     elif request.param == "openai":
         url = request.getfixturevalue("llama_server")
         yield create_backend(name="openai", base_urls=(url,), concurrency=2,

@@ -100,3 +100,23 @@ def test_label_free_run_with_the_real_model_then_score_and_export(real_backend, 
     right = sum(r["final_answer"] is not None and float(r["final_answer"]) == references[r["id"]] for r in rows)
     assert report["accuracy"] == pytest.approx(right / 6)
     assert export_run(result.run_dir)["oracle_verified"] is False
+
+
+def test_humaneval_through_the_two_phase_processor_with_the_code_verifier(real_backend, real_embedder, tmp_path):
+    config = RunConfig.from_dict(
+        {
+            "data": {"adapter": "humaneval", "path": "", "limit": 3},
+            "schedule": {"budget": 2, "warmup": 1},
+            "sampling": {"max_tokens": 64, "stop": ["\ndef ", "\nclass ", "\nif __name__", "\nprint("]},
+            "prompt": {"style": "raw"},
+            "verifier": {"name": "code", "timeout": 10},
+            "output_dir": str(tmp_path / "humaneval"),
+        }
+    )
+    result = run(config, backend=real_backend, embedder=real_embedder)
+    summary = result.summary
+    assert summary["status"] == "complete" and summary["samples"] <= 6
+    assert summary["verification"]["reads_references"] and "sandbox" in summary["verification"]["label"]
+    samples = pq.read_table(result.run_dir / "samples.parquet").to_pylist()
+    assert all(s["passed"] in (True, False) and s["detail"] for s in samples)
+    assert {s["query_id"] for s in samples} == {"HumanEval/0", "HumanEval/1", "HumanEval/2"}
