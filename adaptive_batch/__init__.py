@@ -3,6 +3,10 @@
     from adaptive_batch import RunConfig, DataConfig, run
     result = run(RunConfig(data=DataConfig(path="examples/arithmetic.jsonl")))
     print(result.coverage)
+    table = result.results_table()          # pyarrow; result.to_pandas() with pandas
+
+After a run: ``score_run`` (accuracy of a label-free run against references), ``export_run``
+(leaderboard files, with the leakage guard) and ``write_report`` (HTML with plots).
 
 The public API is this module's ``__all__``; heavy engines load only when a run starts.
 """
@@ -21,6 +25,8 @@ from .config import (
 )
 from .errors import AdaptiveBatchError, ConfigError, DatasetError, UserError
 from .outputs import RunResult
+from .report import write_report
+from .scoring import LeakageError, export_run, score_run, verify_responses
 
 __version__ = "0.1.0"
 
@@ -46,5 +52,10 @@ __all__ = [
     "ScheduleConfig",
     "UserError",
     "VerifierConfig",
+    "LeakageError",
+    "export_run",
     "run",
+    "score_run",
+    "verify_responses",
+    "write_report",
 ]
