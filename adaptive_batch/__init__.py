@@ -16,6 +16,7 @@ from __future__ import annotations
 from .config import (
     BackendConfig,
     DataConfig,
+    EscalationConfig,
     PromptConfig,
     RetrievalConfig,
     RunConfig,
@@ -31,11 +32,13 @@ from .scoring import LeakageError, export_run, score_run, verify_responses
 __version__ = "0.1.0"
 
 
-def run(config: RunConfig, progress=None, backend=None, embedder=None) -> RunResult:
+def run(config: RunConfig, progress=None, backend=None, embedder=None, should_stop=None,
+        escalation_backend=None) -> RunResult:
     """Run the two-phase processor; see :func:`adaptive_batch.runner.run`."""
     from .runner import run as _run
 
-    return _run(config, progress=progress, backend=backend, embedder=embedder)
+    return _run(config, progress=progress, backend=backend, embedder=embedder, should_stop=should_stop,
+                escalation_backend=escalation_backend)
 
 
 __all__ = [
@@ -44,6 +47,7 @@ __all__ = [
     "ConfigError",
     "DataConfig",
     "DatasetError",
+    "EscalationConfig",
     "PromptConfig",
     "RetrievalConfig",
     "RunConfig",

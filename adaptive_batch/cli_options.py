@@ -19,6 +19,7 @@ from .errors import ConfigError
 from .config import (
     BackendConfig,
     DataConfig,
+    EscalationConfig,
     PromptConfig,
     RetrievalConfig,
     RunConfig,
@@ -35,6 +36,7 @@ SECTIONS: dict[str, type] = {
     "retrieval": RetrievalConfig,
     "verifier": VerifierConfig,
     "prompt": PromptConfig,
+    "escalation": EscalationConfig,
 }
 # Flags whose plain field name would be ambiguous or clumsy on the command line.
 RENAMES = {
@@ -47,6 +49,11 @@ RENAMES = {
     ("verifier", "options"): "verifier-args",
     ("verifier", "command"): "verifier-command",
     ("verifier", "timeout"): "verifier-timeout",
+    ("escalation", "backend"): "escalate-backend",
+    ("escalation", "model"): "escalate-model",
+    ("escalation", "temperature"): "escalate-temperature",
+    ("escalation", "after"): "escalate-after",
+    ("escalation", "cost_weight"): "escalate-cost-weight",
 }
 SKIPPED = {("data", "path")}
 JSON_OBJECT_OPTIONS = {("backend", "options"), ("verifier", "options")}

@@ -220,6 +220,31 @@ class PromptConfig(_FromDict):
 
 
 @dataclass(frozen=True)
+class EscalationConfig(_FromDict):
+    backend: Optional[str] = doc(
+        None, "Escalation: a second, stronger backend for queries still unresolved after --escalate-after "
+        "samples (default: the main backend)."
+    )
+    model: Optional[str] = doc(None, "Escalation: the second backend's model (e.g. a larger .gguf).")
+    temperature: Optional[float] = doc(
+        None, "Escalation: sampling temperature of escalated samples (with the same model: a different "
+        "sampling regime as the 'stronger' option)."
+    )
+    after: int = doc(4, "Escalation: samples a query gets from the main backend before it escalates.")
+    cost_weight: float = doc(4.0, "Escalation: cost of one escalated sample, in main-backend samples.")
+
+    def __post_init__(self) -> None:
+        _require(self.after >= 1, f"escalate_after must be >= 1, got {self.after}")
+        _require(self.cost_weight > 0, f"escalate_cost_weight must be > 0, got {self.cost_weight}")
+        _require(self.temperature is None or self.temperature >= 0,
+                 f"escalate_temperature must be >= 0, got {self.temperature}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.backend is not None or self.model is not None or self.temperature is not None
+
+
+@dataclass(frozen=True)
 class RunConfig:
     data: DataConfig
     output_dir: str = doc("", "Run directory for results, samples and the log (default: runs/<dataset>-<method>-s<seed>).")
@@ -230,6 +255,7 @@ class RunConfig:
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     verifier: VerifierConfig = field(default_factory=VerifierConfig)
     prompt: PromptConfig = field(default_factory=PromptConfig)
+    escalation: EscalationConfig = field(default_factory=EscalationConfig)
     cache_dir: Optional[str] = doc(None, "Response cache directory (off when unset).")
 
     def __post_init__(self) -> None:

@@ -61,6 +61,7 @@ def write_outputs(
     status: str = "complete",
     backend_stats: Optional[dict[str, Any]] = None,
     error: Optional[str] = None,
+    escalation_model: Optional[str] = None,
 ) -> RunResult:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -105,6 +106,9 @@ def write_outputs(
         "prompt_tokens": sum(p["prompt_tokens"] for p in state.by_phase.values()),
         "completion_tokens": sum(p["completion_tokens"] for p in state.by_phase.values()),
         "by_phase": state.by_phase,
+        "by_engine": state.by_engine,
+        "cost_samples": round(sum(e["samples"] * (config.escalation.cost_weight if name == "escalated" else 1.0)
+                                  for name, e in state.by_engine.items()), 3),
         "pool_size": sum(s.resolved for s in state.status),
         "wall_time_s": round(wall_s, 3),
         "time_s": {k: round(v, 4) for k, v in sorted(timings.items())},
@@ -112,6 +116,7 @@ def write_outputs(
         "samples_replayed_from_log": counters["replayed"],
         "samples_from_cache": counters["cached"],
         "model": model_id,
+        "escalation_model": escalation_model,
         "backend_stats": backend_stats,
         "embedder": embedder_id,
         "extractor": config.verifier.extractor,
@@ -172,6 +177,7 @@ def _samples_schema(pa):
             ("error", pa.string()),
             ("score", pa.float64()),
             ("detail", pa.string()),
+            ("engine", pa.string()),
         ]
     )
 
@@ -202,6 +208,7 @@ def _log_rounds(log_path: Path) -> Iterator[list[dict[str, Any]]]:
             sample = json.loads(line)
             sample.setdefault("score", None)  # logs written before these fields existed
             sample.setdefault("detail", None)
+            sample.setdefault("engine", "main")
             if current and sample["round"] != current[-1]["round"]:
                 yield sorted(current, key=lambda r: (r["query_id"], r["sample_index"]))
                 current = []

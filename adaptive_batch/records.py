@@ -86,6 +86,7 @@ class SampleRecord:
     error: Optional[str] = None
     score: Optional[float] = None
     detail: Optional[str] = None
+    engine: str = "main"  # "escalated" for samples from the escalation backend
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -104,6 +105,7 @@ class SampleRecord:
             "error": self.error,
             "score": self.score,
             "detail": self.detail,
+            "engine": self.engine,
         }
 
     @classmethod

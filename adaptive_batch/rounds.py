@@ -66,14 +66,25 @@ class RoundExecutor:
     counters: dict[str, int] = field(default_factory=lambda: {"generated": 0, "replayed": 0, "cached": 0})
     generated_tokens: int = 0
     pending: Optional[PendingRound] = None
+    # Escalation: samples with index >= escalate_after go to this backend, with these parameters.
+    escalated_backend: Optional[Backend] = None
+    escalated_params: Optional[SamplingParams] = None
+    escalate_after: int = 0
 
     def __post_init__(self) -> None:
         saved = self.pending.load() if self.pending else {}
         self._unverified = {key: Completion(**value) for key, value in saved.items()}
+        self._engines = {"main": (self.backend, self.params)}
+        if self.escalated_backend is not None:
+            self._engines["escalated"] = (self.escalated_backend, self.escalated_params or self.params)
+
+    def _engine(self, assignment) -> str:
+        escalates = self.escalated_backend is not None and assignment.sample_index >= self.escalate_after
+        return "escalated" if escalates else "main"
 
     def execute(self, phase: str, round_index: int, assignments: Sequence) -> None:
         records: list[Optional[SampleRecord]] = [None] * len(assignments)
-        to_generate: list[tuple[int, GenerationRequest, str]] = []  # (slot, request, cache key)
+        to_generate: list[tuple[int, GenerationRequest, str, str]] = []  # (slot, request, cache key, engine)
         completions: dict[int, Completion] = {}
         for slot, a in enumerate(assignments):
             logged = self.logged.get((self.queries[a.position].id, a.sample_index))
@@ -83,25 +94,31 @@ class RoundExecutor:
                 continue
             question = self.queries[a.position].question
             prompt = self.builder.build(question, self.builder.demonstration_examples(a.demonstrations))
-            request = GenerationRequest(prompt=prompt, params=self.params, seed=a.seed)
-            key = request_key(self.backend.model_id, request, 0)
+            engine = self._engine(a)
+            backend, params = self._engines[engine]
+            request = GenerationRequest(prompt=prompt, params=params, seed=a.seed)
+            key = request_key(backend.model_id, request, 0)
             cached = self._unverified.get(key) or (self.cache.get(key) if self.cache else None)
             if cached is not None:
                 completions[slot] = cached
                 self.counters["cached"] += 1
             else:
-                to_generate.append((slot, request, key))
+                to_generate.append((slot, request, key, engine))
         if to_generate:
-            with self.timings.measure("generation"):
-                generated = self.backend.generate([request for _, request, _ in to_generate])
+            for engine, (backend, _) in self._engines.items():
+                batch = [(slot, request) for slot, request, _, e in to_generate if e == engine]
+                if not batch:
+                    continue
+                with self.timings.measure("generation"):
+                    generated = backend.generate([request for _, request in batch])
+                for (slot, _), outputs in zip(batch, generated):
+                    completions[slot] = outputs[0]
             self.counters["generated"] += len(to_generate)
-            for (slot, _, _), outputs in zip(to_generate, generated):
-                completions[slot] = outputs[0]
             with self.timings.measure("cache"):
                 if self.cache:
-                    self.cache.put_many([(key, completions[slot]) for slot, _, key in to_generate])
+                    self.cache.put_many([(key, completions[slot]) for slot, _, key, _ in to_generate])
                 if self.pending is not None:
-                    self.pending.save({key: completions[slot].__dict__ for slot, _, key in to_generate})
+                    self.pending.save({key: completions[slot].__dict__ for slot, _, key, _ in to_generate})
         with self.timings.measure("verification"):
             fresh = [self._verified(phase, round_index, assignments[s], c) for s, c in sorted(completions.items())]
         for (slot, _), record in zip(sorted(completions.items()), fresh):
@@ -150,4 +167,5 @@ class RoundExecutor:
             error=completion.error,
             score=verdict.score,
             detail=verdict.detail,
+            engine=self._engine(a),
         )

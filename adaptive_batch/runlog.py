@@ -80,8 +80,12 @@ class StorageError(UserError):
         )
 
 
-def prepare_run_dir(run_dir: Path, manifest: dict[str, Any]) -> bool:
-    """Create the run directory or check it holds this same run; True when resuming."""
+def prepare_run_dir(run_dir: Path, manifest: dict[str, Any], defaults: dict[str, Any] | None = None) -> bool:
+    """Create the run directory or check it holds this same run; True when resuming.
+
+    ``defaults`` (the manifest of a default config) fills keys an older manifest lacks, so an
+    option added in a later version, left at its default, does not block a resume.
+    """
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         probe = run_dir / ".write-test"
@@ -92,6 +96,8 @@ def prepare_run_dir(run_dir: Path, manifest: dict[str, Any]) -> bool:
     path = run_dir / MANIFEST_NAME
     if path.exists():
         previous = json.loads(path.read_text(encoding="utf-8"))
+        if defaults:
+            previous = _with_defaults(previous, defaults)
         differences = _differences(previous, manifest)
         if differences:
             raise ResumeMismatchError(
@@ -104,6 +110,12 @@ def prepare_run_dir(run_dir: Path, manifest: dict[str, Any]) -> bool:
     tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
     os.replace(tmp, path)
     return False
+
+
+def _with_defaults(old: Any, defaults: Any) -> Any:
+    if isinstance(old, dict) and isinstance(defaults, dict):
+        return {**defaults, **{k: _with_defaults(v, defaults.get(k)) for k, v in old.items()}}
+    return old
 
 
 def _differences(old: Any, new: Any, prefix: str = "") -> list[str]:

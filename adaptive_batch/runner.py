@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -27,6 +28,7 @@ def run(
     backend: Optional[Backend] = None,
     embedder: Any = None,
     should_stop: Optional[Callable[[], bool]] = None,
+    escalation_backend: Optional[Backend] = None,
 ) -> RunResult:
     """Run the two-phase processor (or a baseline) as ``config`` says, and write the run directory.
 
@@ -52,13 +54,19 @@ def run(
     with timings.measure("model_load"):
         if backend is None:
             backend = create_backend(config.backend)
+        escalated = _escalation_backend(config, backend, escalation_backend)
     run_dir = Path(config.output_dir)
     manifest = {
         "config": {k: v for k, v in config.to_dict().items() if k not in ("output_dir", "cache_dir")},
         "dataset_sha256": dataset_fingerprint(config.data),
         "model": backend.model_id,
     }
-    resuming = prepare_run_dir(run_dir, manifest)
+    if escalated is not None:
+        manifest["escalation_model"] = escalated.model_id
+    defaults = {"config": type(config)(data=config.data).to_dict()}
+    for key in ("output_dir", "cache_dir"):
+        defaults["config"].pop(key, None)
+    resuming = prepare_run_dir(run_dir, manifest, defaults)
     log = SampleLog(run_dir)
 
     pool = None
@@ -75,14 +83,16 @@ def run(
 
     state = RunState(queries, total_budget(schedule, len(queries)), vote_rule=getattr(verifier, "resolved", None))
     sampling = config.sampling
+    params = SamplingParams(sampling.temperature, sampling.top_p, sampling.top_k, sampling.max_tokens,
+                            tuple(sampling.stop))
+    escalation = config.escalation
     executor = RoundExecutor(
         queries=queries,
         state=state,
         pool=pool,
         backend=backend,
         builder=builder,
-        params=SamplingParams(sampling.temperature, sampling.top_p, sampling.top_k, sampling.max_tokens,
-                              tuple(sampling.stop)),
+        params=params,
         verifier=verifier,
         log=log,
         logged=log.load() if resuming else {},
@@ -91,13 +101,19 @@ def run(
         progress=progress,
         started=started,
         pending=PendingRound(run_dir),
+        escalated_backend=escalated,
+        escalated_params=replace(params, temperature=escalation.temperature)
+        if escalation.temperature is not None else params,
+        escalate_after=escalation.after,
     )
+
     def finish(status: str, error: Optional[str] = None) -> RunResult:
         return write_outputs(
             run_dir, config, state, wall_s=time.perf_counter() - started, timings=timings.seconds,
             counters=executor.counters, model_id=backend.model_id, embedder_id=embedder_id,
             verifier=verifier, status=status, error=error,
             backend_stats=backend.stats() if hasattr(backend, "stats") else None,
+            escalation_model=escalated.model_id if escalated is not None else None,
         )
 
     targets = uniform_targets(state, config.seed) if not method.early_stop else None
@@ -139,3 +155,17 @@ def run(
         if executor.cache:
             executor.cache.close()
     return finish(status=status)
+
+
+def _escalation_backend(config: RunConfig, backend: Backend, given: Optional[Backend]) -> Optional[Backend]:
+    """The backend escalated samples go to: given, the main one (same engine and model), or a new one."""
+    escalation = config.escalation
+    if not escalation.enabled:
+        return None
+    if given is not None:
+        return given
+    name = escalation.backend or config.backend.name
+    model = escalation.model or config.backend.model
+    if name == config.backend.name and model == config.backend.model:
+        return backend  # same model: only the sampling differs (--escalate-temperature)
+    return create_backend(replace(config.backend, name=name, model=model))

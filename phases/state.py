@@ -70,6 +70,7 @@ class RunState:
         self.vote_rule = vote_rule
         self.spent = 0
         self.by_phase: dict[str, dict[str, int]] = {}
+        self.by_engine: dict[str, dict[str, int]] = {}
 
     @property
     def resolved_count(self) -> int:
@@ -97,6 +98,10 @@ class RunState:
             status.error = record.error
             return False
         self.spent += 1
+        engine = self.by_engine.setdefault(record.engine, {"samples": 0, "prompt_tokens": 0, "completion_tokens": 0})
+        engine["samples"] += 1
+        engine["prompt_tokens"] += record.prompt_tokens
+        engine["completion_tokens"] += record.completion_tokens
         phase["samples"] += 1
         phase["prompt_tokens"] += record.prompt_tokens
         phase["completion_tokens"] += record.completion_tokens

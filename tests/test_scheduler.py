@@ -144,3 +144,36 @@ def test_summary_reports_phases_and_timings(synthetic, tmp_path):
     assert summary["coverage"] == summary["resolved"] / 30
     assert "generation" in summary["time_s"] and summary["versions"]["python"]
     assert json.loads((tmp_path / "adaptive-4.0-0" / "summary.json").read_text()) == summary
+
+
+def test_escalation_sends_late_samples_to_the_second_backend_and_accounts_its_cost(synthetic, tmp_path):
+    from dataclasses import replace
+
+    from adaptive_batch.backends.simulated import SimulatedBackend
+    from adaptive_batch.config import EscalationConfig
+
+    path = synthetic(60)
+    base = config(path, tmp_path, method="elimination", budget=5, name="plain")
+    plain = run(base)
+    escalating = replace(base, output_dir=str(tmp_path / "escalated"),
+                         escalation=EscalationConfig(model="strong.gguf", after=3, cost_weight=4.0))
+    result = run(escalating, escalation_backend=SimulatedBackend(skill=0.5))
+    rows = samples(result)
+    assert {r["engine"] for r in rows if r["sample_index"] < 3} == {"main"}
+    assert {r["engine"] for r in rows if r["sample_index"] >= 3} == {"escalated"}
+    by_engine = result.summary["by_engine"]
+    assert by_engine["main"]["samples"] + by_engine["escalated"]["samples"] == result.summary["samples"]
+    assert result.summary["cost_samples"] == by_engine["main"]["samples"] + 4 * by_engine["escalated"]["samples"]
+    assert result.summary["escalation_model"] == "simulated:boost=0.25,skill=0.5"
+    assert result.coverage > plain.coverage
+
+
+def test_a_run_from_before_a_new_option_existed_still_resumes(synthetic, tmp_path):
+    path = synthetic(20)
+    first = run(config(path, tmp_path, name="old"))
+    manifest_path = first.run_dir / "run.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["config"]["escalation"]  # as written by a version without escalation
+    manifest_path.write_text(json.dumps(manifest))
+    again = run(config(path, tmp_path, name="old"))
+    assert again.summary["samples_generated"] == 0 and again.coverage == first.coverage

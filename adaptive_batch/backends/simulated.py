@@ -30,9 +30,10 @@ def from_config(config) -> "SimulatedBackend":
 
 
 class SimulatedBackend:
-    def __init__(self, boost: float = 0.25, **_: object):
-        self.boost = boost
-        self.model_id = f"simulated:boost={boost}"
+    def __init__(self, boost: float = 0.25, skill: float = 0.0, **_: object):
+        # skill models a stronger model (an escalation target): p' = 1 - (1 - p) * (1 - skill).
+        self.boost, self.skill = boost, skill
+        self.model_id = f"simulated:boost={boost}" + (f",skill={skill}" if skill else "")
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
         return [[self._one(r, i) for i in range(r.n)] for r in requests]
@@ -48,7 +49,7 @@ class SimulatedBackend:
         p_text, topic = tags[-1]
         p = float(p_text)
         neighbours = sum(1 for _, t in tags[:-1] if t == topic)
-        p = 1 - (1 - p) * (1 - self.boost) ** neighbours
+        p = 1 - (1 - p) * (1 - self.boost) ** neighbours * (1 - self.skill)
         expression = asks[-1].strip()
         right = _uniform(prompt, request.seed, index) < p
         text = f" {expression}" if right else f" {expression} + 1"
