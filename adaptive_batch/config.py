@@ -116,6 +116,11 @@ class ScheduleConfig(_FromDict):
         None, "Most samples any one query may get (default: 3 x budget, at least the warm-up)."
     )
     max_rounds: Optional[int] = doc(None, "Most adaptive rounds after warm-up (default: no limit).")
+    stop_confidence: Optional[float] = doc(
+        None, "Calibrated stopping (arXiv 2506.09338): cap each query at N = ceil(log(1-C)/log(1-p)) samples, "
+        "p a lower bound on its per-sample success probability given by the verifier (consistency: the "
+        "top answer's share); C is this value, e.g. 0.95. Off by default.",
+    )
 
     def __post_init__(self) -> None:
         _require(self.method in METHODS, f"method must be one of {', '.join(METHODS)}, got '{self.method}'")
@@ -128,6 +133,8 @@ class ScheduleConfig(_FromDict):
                 f"max_per_query must be >= warmup ({self.warmup}), got {self.max_per_query}",
             )
         _require(self.max_rounds is None or self.max_rounds >= 0, f"max_rounds must be >= 0, got {self.max_rounds}")
+        _require(self.stop_confidence is None or 0 < self.stop_confidence < 1,
+                 f"stop_confidence must be in (0, 1), got {self.stop_confidence}")
 
     @property
     def per_query_cap(self) -> int:

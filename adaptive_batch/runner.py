@@ -15,7 +15,7 @@ from .outputs import RunResult, write_outputs
 from .prompts import PromptBuilder
 from .records import SamplingParams
 from .rounds import RoundExecutor, RoundProgress, Timings
-from .errors import AdaptiveBatchError
+from .errors import AdaptiveBatchError, ConfigError
 from .runlog import PendingRound, SampleLog, prepare_run_dir
 from .verifiers import create_verifier
 
@@ -39,7 +39,8 @@ def run(
     "interrupted" (the CLI's Ctrl-C).
     """
     # Imported here: torch, faiss and llama.cpp load only when a run starts.
-    from phases import METHODS, RunState, plan_adaptive_round, plan_warmup_round, total_budget, uniform_targets
+    from phases import (METHODS, RunState, calibrated_cap, plan_adaptive_round, plan_warmup_round, total_budget,
+                        uniform_targets)
     from retrieval import DemonstrationPool, create_embedder
 
     started = time.perf_counter()
@@ -49,6 +50,9 @@ def run(
     verifier = create_verifier(config.verifier)
     queries = load_queries(config.data, require_answers=getattr(verifier, "needs_reference", False))
     cap = min(schedule.per_query_cap, getattr(verifier, "max_samples", schedule.per_query_cap))
+    if schedule.stop_confidence is not None and not hasattr(verifier, "success_lower_bound"):
+        raise ConfigError(f"--stop-confidence needs a verifier that estimates each query's success probability "
+                          f"(consistency); '{config.verifier.name}' does not")
     builder = PromptBuilder(config.prompt, canonical=getattr(verifier, "canonical", None))
 
     with timings.measure("model_load"):
@@ -133,10 +137,17 @@ def run(
             if stopped():
                 status = "interrupted"
                 break
+            query_caps = None
+            if schedule.stop_confidence is not None:
+                query_caps = [
+                    calibrated_cap(verifier.success_lower_bound([s.votes[a] for a in s.top_answers()]),
+                                   schedule.stop_confidence, schedule.warmup, cap)
+                    for s in state.status
+                ]
             with timings.measure("retrieval"):
                 assignments = plan_adaptive_round(
                     state, method, config.seed, cap, pool, config.retrieval.k,
-                    config.retrieval.min_similarity, targets,
+                    config.retrieval.min_similarity, targets, query_caps,
                 )
             if not assignments:
                 break

@@ -1,7 +1,7 @@
 """The two phases of a run and the allocation methods that drive them."""
 
 from .adaptive import plan_adaptive_round
-from .policies import METHODS, Method, choose_within_budget, total_budget, uniform_targets
+from .policies import METHODS, Method, calibrated_cap, choose_within_budget, total_budget, uniform_targets
 from .state import Assignment, QueryStatus, RunState, sample_seed
 from .warmup import plan_warmup_round
 
@@ -11,6 +11,7 @@ __all__ = [
     "Method",
     "QueryStatus",
     "RunState",
+    "calibrated_cap",
     "choose_within_budget",
     "plan_adaptive_round",
     "plan_warmup_round",

@@ -19,16 +19,19 @@ def plan_adaptive_round(
     k: int,
     min_similarity: float,
     targets: list[int] | None = None,
+    query_caps: list[int] | None = None,
 ) -> list[Assignment]:
     """The next round's samples: one for each unresolved query under its cap, within budget.
 
     With ``targets`` (best-of-N) every query instead gets samples up to its target, resolved or not.
+    ``query_caps`` (calibrated stopping) lowers the cap query by query.
     Demonstrations come from the pool as it is now, so queries resolved last round already help.
     """
     if targets is not None:
         candidates = [p for p, s in enumerate(state.status) if s.error is None and s.samples < targets[p]]
     else:
-        candidates = [p for p, s in enumerate(state.status) if state.active(p) and s.samples < cap]
+        candidates = [p for p, s in enumerate(state.status)
+                      if state.active(p) and s.samples < (query_caps[p] if query_caps else cap)]
     chosen = choose_within_budget(state, candidates, run_seed)
     nearest: list = [()] * len(chosen)
     if pool is not None and method.demonstrations == "nearest":

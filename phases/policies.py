@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -54,3 +55,17 @@ def choose_within_budget(state: RunState, candidates: list[int], run_seed: int) 
         candidates, key=lambda p: (state.status[p].samples, tie_break_rank(run_seed, state.queries[p].id))
     )
     return sorted(ranked[: max(state.remaining, 0)])
+
+
+def calibrated_cap(p_lower: float, confidence: float, floor: int, ceiling: int) -> int:
+    """Samples needed for P(at least one success) >= confidence at per-sample success p_lower.
+
+    N = ceil(log(1 - C) / log(1 - p)), kept within [floor, ceiling] (instance-adaptive scaling,
+    arXiv 2506.09338). With p unknown (0) the ceiling applies.
+    """
+    if p_lower <= 0:
+        return ceiling
+    if p_lower >= 1:
+        return floor
+    needed = math.ceil(math.log(1 - confidence) / math.log(1 - p_lower) - 1e-9)
+    return max(floor, min(ceiling, needed))

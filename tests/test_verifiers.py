@@ -173,3 +173,36 @@ def test_verify_rescoring_a_runs_samples_gives_the_logged_verdicts(synthetic, tm
     assert sorted((v["id"], v["sample_index"], v["passed"]) for v in verdicts) == sorted(
         (s["query_id"], s["sample_index"], s["passed"]) for s in logged
     )
+
+
+def test_calibrated_cap_formula():
+    from phases import calibrated_cap
+
+    assert calibrated_cap(0.5, 0.95, 2, 40) == 5  # 0.5^5 = 0.031 <= 0.05 < 0.5^4
+    assert calibrated_cap(0.0, 0.95, 2, 40) == 40 and calibrated_cap(1.0, 0.95, 2, 40) == 2
+    assert calibrated_cap(0.01, 0.95, 2, 40) == 40  # would need 299
+    lower = ConsistencyVerifier().success_lower_bound
+    assert lower([]) == 0 and 0 < lower([2]) < lower([4]) < 1 and lower([2, 2]) < lower([4])
+
+
+def test_calibrated_stopping_spends_less_on_queries_that_agree(synthetic, tmp_path):
+    data = synthetic(40)
+    verifier = {"name": "consistency", "min_votes": 5, "min_share": 0.9}
+    fixed = run(config(data, tmp_path / "fixed", verifier, budget=8))
+    calibrated = run(RunConfig.from_dict({
+        **{k: v for k, v in fixed.summary["config"].items() if k != "output_dir"},
+        "schedule": {**fixed.summary["config"]["schedule"], "stop_confidence": 0.9},
+        "output_dir": str(tmp_path / "calibrated"),
+    }))
+    assert calibrated.summary["samples"] < fixed.summary["samples"]
+    caps = pq.read_table(calibrated.run_dir / "results.parquet").column("samples").to_pylist()
+    assert max(caps) <= fixed.summary["config"]["schedule"]["budget"] * 3
+
+
+def test_calibrated_stopping_needs_a_probability_from_the_verifier(synthetic, tmp_path):
+    from adaptive_batch.errors import ConfigError
+
+    bad = RunConfig.from_dict({"data": {"path": str(synthetic(5))}, "backend": {"name": "simulated"},
+                               "schedule": {"stop_confidence": 0.9}, "output_dir": str(tmp_path / "x")})
+    with pytest.raises(ConfigError, match="stop-confidence"):
+        run(bad)

@@ -17,7 +17,7 @@ stored as a demonstration is one that gave it.
 
 from __future__ import annotations
 
-from math import comb
+from math import comb, sqrt
 from typing import Sequence
 
 from ..records import Query, Verdict
@@ -66,6 +66,20 @@ class ConsistencyVerifier:
         if self.stopping == "beta":
             return beta_top_probability(top, second) >= self.confidence
         return top >= self.min_votes and top / sum(counts) >= self.min_share
+
+
+    def success_lower_bound(self, counts: Sequence[int], z: float = 1.645) -> float:
+        """One-sided 95% Wilson lower bound on a sample's chance to give the top answer.
+
+        Used by calibrated stopping: a query whose samples mostly agree needs few more.
+        """
+        n = sum(counts)
+        if not n:
+            return 0.0
+        share = counts[0] / n
+        centre = share + z * z / (2 * n)
+        spread = z * sqrt(share * (1 - share) / n + z * z / (4 * n * n))
+        return max(0.0, (centre - spread) / (1 + z * z / n))
 
 
 def from_config(config) -> ConsistencyVerifier:
