@@ -133,3 +133,27 @@ def inspect_command(
         describe_query(run_dir, query_id, _console(stderr=False))
     except AdaptiveBatchError as error:
         _fail(error)
+
+
+@app.command("learn")
+def learn_command(
+    run_dirs: list[str] = typer.Argument(..., help="Finished runs verified with reference answers.",
+                                         show_default=False),
+    output: str = typer.Option(..., "--output", "-o", help="Directory to write the allocator to."),
+    embedder: str = typer.Option("sentence-transformers", "--embedder", help="Embedder for the features "
+                                 "(a run using the allocator must use the same one)."),
+    embedder_model: Optional[str] = typer.Option(None, "--embedder-model", help="Its model name or path."),
+) -> None:
+    """Train a learned allocator (Solve-then-Learn) from past runs; use it with run --allocator DIR."""
+    from phases.allocator import learn_from_runs
+    from retrieval import create_embedder
+
+    try:
+        allocator = learn_from_runs(run_dirs, create_embedder(embedder, embedder_model))
+    except AdaptiveBatchError as error:
+        _fail(error)
+        return
+    path = allocator.save(output)
+    info = allocator.trained_on
+    _console(stderr=False).print(f"wrote {path}: trained on {info['queries']} queries, {info['samples']} "
+                                 f"base-prompt samples (pass rate {info['pass_rate']:.3f})")

@@ -116,6 +116,10 @@ class ScheduleConfig(_FromDict):
         None, "Most samples any one query may get (default: 3 x budget, at least the warm-up)."
     )
     max_rounds: Optional[int] = doc(None, "Most adaptive rounds after warm-up (default: no limit).")
+    allocator: Optional[str] = doc(
+        None, "A learned allocator (made by `adaptive-batch learn`): warm-up budgets per query by the "
+        "Lagrangian rule instead of a uniform warm-up; the warm-up total stays warmup x queries.",
+    )
     stop_confidence: Optional[float] = doc(
         None, "Calibrated stopping (arXiv 2506.09338): cap each query at N = ceil(log(1-C)/log(1-p)) samples, "
         "p a lower bound on its per-sample success probability given by the verifier (consistency: the "

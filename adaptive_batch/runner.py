@@ -75,6 +75,7 @@ def run(
 
     pool = None
     embedder_id = None
+    vectors = None
     if method.demonstrations != "none":
         with timings.measure("embedder_load"):
             if embedder is None:
@@ -86,6 +87,10 @@ def run(
             pool = DemonstrationPool([q.id for q in queries], [q.question for q in queries], vectors)
 
     state = RunState(queries, total_budget(schedule, len(queries)), vote_rule=getattr(verifier, "resolved", None))
+    warmup_targets = None
+    if schedule.allocator:
+        with timings.measure("allocation"):
+            warmup_targets = _learned_warmup(config, queries, state, cap, embedder, vectors)
     sampling = config.sampling
     params = SamplingParams(sampling.temperature, sampling.top_p, sampling.top_k, sampling.max_tokens,
                             tuple(sampling.stop))
@@ -124,13 +129,14 @@ def run(
     stopped = should_stop or (lambda: False)
     status = "complete"
     try:
-        for round_index in range(schedule.warmup):
+        warmup_rounds = max(warmup_targets, default=0) if warmup_targets else schedule.warmup
+        for round_index in range(warmup_rounds):
             if stopped():
                 status = "interrupted"
                 break
-            executor.execute("warmup", round_index, plan_warmup_round(state, method, config.seed))
+            executor.execute("warmup", round_index, plan_warmup_round(state, method, config.seed, warmup_targets))
         phase = "adaptive" if method.early_stop else "best-of-n"
-        round_index = schedule.warmup
+        round_index = warmup_rounds
         while status == "complete":
             if schedule.max_rounds is not None and round_index - schedule.warmup >= schedule.max_rounds:
                 break
@@ -180,3 +186,29 @@ def _escalation_backend(config: RunConfig, backend: Backend, given: Optional[Bac
     if name == config.backend.name and model == config.backend.model:
         return backend  # same model: only the sampling differs (--escalate-temperature)
     return create_backend(replace(config.backend, name=name, model=model))
+
+
+def _learned_warmup(config: RunConfig, queries, state, cap: int, embedder, vectors) -> list[int]:
+    """Warm-up budgets from a learned allocator: warmup x queries samples, by the Lagrangian rule.
+
+    ``vectors`` are the questions' embeddings where the pool already computed them.
+    """
+    from phases.allocator import Allocator, allocate, query_features
+    from phases.state import tie_break_rank
+    from retrieval import create_embedder
+
+    allocator = Allocator.load(config.schedule.allocator)
+    if embedder is None:
+        embedder = create_embedder(config.retrieval.embedder, config.retrieval.embedder_model)
+    if embedder.model_id != allocator.embedder:
+        raise ConfigError(f"the allocator was trained with the embedder {allocator.embedder}, this run uses "
+                          f"{embedder.model_id}; pass the same --embedder/--embedder-model")
+    questions = [q.question for q in queries]
+    features = query_features(questions, vectors if vectors is not None else embedder.embed(questions))
+    p = allocator.success_probability(features)
+    ranks = sorted(range(len(queries)), key=lambda i: tie_break_rank(config.seed, queries[i].id))
+    order = [0] * len(queries)
+    for position, i in enumerate(ranks):
+        order[i] = position
+    total = min(state.total_budget, config.schedule.warmup * len(queries))
+    return allocate(p, total, cap, order)

@@ -177,3 +177,39 @@ def test_a_run_from_before_a_new_option_existed_still_resumes(synthetic, tmp_pat
     manifest_path.write_text(json.dumps(manifest))
     again = run(config(path, tmp_path, name="old"))
     assert again.summary["samples_generated"] == 0 and again.coverage == first.coverage
+
+
+def test_lagrangian_allocation_meets_the_budget_exactly_and_favours_the_middle():
+    from phases.allocator import allocate
+
+    p = [0.9, 0.5, 0.02, 0.3]
+    budgets = allocate(p, total=8, most=6)
+    assert sum(budgets) == 8 and all(0 <= b <= 6 for b in budgets)
+    assert budgets[0] == 1  # easy: one sample, then 0.9 * 0.1 is worth less than the others' samples
+    assert budgets[2] <= 1  # nearly hopeless: little
+    assert budgets[3] >= budgets[1]  # harder but possible: more
+    gains = [p[i] * (1 - p[i]) ** budgets[i] for i in range(4) if budgets[i] < 6]
+    spent = [p[i] * (1 - p[i]) ** (budgets[i] - 1) for i in range(4) if budgets[i] > 0]
+    assert min(spent) >= max(gains)  # the Lagrangian cut-off: every sample given beats every one withheld
+
+
+def test_learn_then_run_with_the_allocator(synthetic, tmp_path):
+    from typer.testing import CliRunner
+
+    from adaptive_batch.cli import app
+    from adaptive_batch.cli_after import learn_command  # noqa: F401  (registers the command)
+
+    train = synthetic(80, seed=1)
+    history = run(config(train, tmp_path, method="uniform", budget=4, name="history"))
+    out = CliRunner().invoke(app, ["learn", str(history.run_dir), "-o", str(tmp_path / "allocator"),
+                                   "--embedder", "hashing"])
+    assert out.exit_code == 0, out.output
+    data = synthetic(60, seed=2)
+    base = config(data, tmp_path, method="elimination", budget=4, name="plain")
+    learned = RunConfig.from_dict({**base.to_dict(), "output_dir": str(tmp_path / "learned"),
+                                   "schedule": {**base.to_dict()["schedule"], "allocator": str(tmp_path / "allocator")}})
+    result = run(learned)
+    warmup = [r for r in samples(result) if r["phase"] == "warmup"]
+    per_query = Counter(r["query_id"] for r in warmup)
+    assert len(warmup) <= 2 * 60 and len(set(per_query.values())) > 1  # not uniform any more
+    assert result.summary["samples"] <= 4 * 60
