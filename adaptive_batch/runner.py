@@ -138,7 +138,7 @@ def run(
         phase = "adaptive" if method.early_stop else "best-of-n"
         round_index = warmup_rounds
         while status == "complete":
-            if schedule.max_rounds is not None and round_index - schedule.warmup >= schedule.max_rounds:
+            if schedule.max_rounds is not None and round_index - warmup_rounds >= schedule.max_rounds:
                 break
             if stopped():
                 status = "interrupted"
