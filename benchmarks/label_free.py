@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     lines = Path(args.dataset).read_text(encoding="utf-8").splitlines()[: args.limit]
-    unlabeled = Path(tempfile.mkdtemp()) / "unlabeled.jsonl"
+    unlabeled = Path(args.runs_dir) / f"unlabeled-first{args.limit}.jsonl"  # a fixed path: reruns resume
+    unlabeled.parent.mkdir(parents=True, exist_ok=True)
     unlabeled.write_text("".join(
         json.dumps({"id": r["id"], "question": r["question"]}) + "\n" for r in map(json.loads, lines)
     ))
