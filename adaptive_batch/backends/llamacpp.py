@@ -39,6 +39,19 @@ def _silence_native_logging() -> None:
         llama_cpp.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p(0))
 
 
+def prepare(model: Optional[str], backend_name: str):
+    """llama_cpp imported, its native logging silenced, and the model file checked: (module, path)."""
+    try:
+        import llama_cpp
+    except ImportError as exc:
+        raise MissingDependencyError("llama-cpp-python", "llamacpp", f"The {backend_name} backend") from exc
+    _silence_native_logging()
+    path = model or default_model_path()
+    if not os.path.isfile(path):
+        raise UserError(f"model file not found: {path}")
+    return llama_cpp, path
+
+
 def from_config(config) -> "LlamaCppBackend":
     return LlamaCppBackend(config.model, config.n_ctx, config.n_threads, **dict(config.options))
 
@@ -64,16 +77,9 @@ class LlamaCppBackend:
         chunk: int = 64,
         **engine_args: Any,
     ):
-        try:
-            from llama_cpp import Llama
-        except ImportError as exc:
-            raise MissingDependencyError("llama-cpp-python", "llamacpp", "The llamacpp backend") from exc
-        _silence_native_logging()
-        path = model or default_model_path()
-        if not os.path.isfile(path):
-            raise UserError(f"model file not found: {path}")
+        llama_cpp, path = prepare(model, "llamacpp")
         threads = n_threads or os.cpu_count() or 1
-        self._llm = Llama(
+        self._llm = llama_cpp.Llama(
             model_path=path,
             n_ctx=n_ctx,
             n_threads=threads,

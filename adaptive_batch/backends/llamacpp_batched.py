@@ -21,9 +21,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
-from ..errors import MissingDependencyError, UserError
+from ..errors import UserError
 from ..records import Completion, GenerationRequest
-from .llamacpp import _silence_native_logging, default_model_path, derived_seed
+from .llamacpp import derived_seed, prepare
 
 
 @dataclass
@@ -46,15 +46,9 @@ def from_config(config) -> "LlamaCppBatchedBackend":
 class LlamaCppBatchedBackend:
     def __init__(self, model: Optional[str] = None, n_ctx: int = 2048, n_threads: Optional[int] = None,
                  parallel: int = 8, n_batch: int = 512):
-        try:
-            import llama_cpp
-            from llama_cpp import _internals
-        except ImportError as exc:
-            raise MissingDependencyError("llama-cpp-python", "llamacpp", "The llamacpp-batched backend") from exc
-        _silence_native_logging()
-        path = model or default_model_path()
-        if not os.path.isfile(path):
-            raise UserError(f"model file not found: {path}")
+        llama_cpp, path = prepare(model, "llamacpp-batched")
+        from llama_cpp import _internals
+
         self._c = llama_cpp
         threads = n_threads or os.cpu_count() or 1
         self._model = _internals.LlamaModel(path_model=path, params=llama_cpp.llama_model_default_params(),
