@@ -83,6 +83,11 @@ def _install_audit_hook(workdir):
             raise PermissionError(f"sandbox: {event} is not allowed")
         if event == "os.kill" and args[0] not in (me, 0):
             raise PermissionError("sandbox: signalling other processes is not allowed")
+        if event == "open" and isinstance(args[0], (str, bytes)):
+            target = os.fsdecode(args[0])
+            if target.startswith("/proc/") and not target.startswith(("/proc/self/", "/proc/thread-self/")):
+                # Other processes' /proc entries (their environment, memory maps) are out of bounds.
+                raise PermissionError(f"sandbox: reading {target} is not allowed")
         if event == "open" and args[0] is not None:
             mode = args[1] or "r"
             flags = args[2] or 0
