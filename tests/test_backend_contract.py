@@ -85,3 +85,12 @@ def test_vllm_gets_one_call_per_round_with_one_seeded_request_per_sample(backend
     assert all(p.n == 1 and p.max_tokens == PARAMS.max_tokens for p in call["params"])
     assert len({p.seed for p in call["params"]}) == 6
     assert backend._llm.engine_args["enable_prefix_caching"] is True
+
+
+def test_batched_waves_larger_than_one_decode_call_keep_every_sequences_logits():
+    # Four distinct prompts of ~60 tokens with n_batch 32: the prompt tokens span several
+    # llama_decode calls, and each sequence's last token must still get its logits.
+    backend = create_backend(name="llamacpp-batched", options=(("parallel", 4), ("n_batch", 32)))
+    requests = [GenerationRequest(PROMPT.replace("6 pens", f"{n} pens"), PARAMS, seed=n) for n in (3, 5, 7, 9)]
+    out = backend.generate(requests)
+    assert all(o[0].error is None and o[0].completion_tokens > 0 for o in out)

@@ -63,6 +63,8 @@ class LlamaCppBatchedBackend:
         self._ctx = _internals.LlamaContext(model=self._model, params=params, verbose=False)
         self._vocab = self._model.vocab
         self._batch = llama_cpp.llama_batch_init(n_batch, 0, parallel)
+        if not 1 <= parallel <= n_batch:
+            raise UserError(f"parallel must be between 1 and n_batch ({n_batch}), got {parallel}")
         self.parallel, self.n_batch, self.n_ctx = parallel, n_batch, n_ctx
         self.model_id = f"llamacpp:{os.path.basename(path)}"
         # Chat prompts are formatted as llama-cpp-python's Llama formats them: the GGUF's own
@@ -153,10 +155,18 @@ class LlamaCppBatchedBackend:
             job.finish = "length"
 
     def _decode_entries(self, entries: list[tuple[int, int, list[int], bool]], wave: list[_Job]) -> None:
-        """Decode ``entries`` in batches of n_batch; record where each sequence's logits landed."""
+        """Decode ``entries`` in batches of n_batch; record where each sequence's logits landed.
+
+        llama.cpp keeps only the last decode call's logits, so every entry that wants logits goes
+        in one final call, after the others (positions within a sequence stay in order).
+        """
         c, batch = self._c, self._batch
-        for start in range(0, len(entries), self.n_batch):
-            chunk = entries[start : start + self.n_batch]
+        plain = [e for e in entries if not e[3]]
+        wanted = [e for e in entries if e[3]]
+        chunks = [plain[i : i + self.n_batch] for i in range(0, len(plain), self.n_batch)] + [wanted]
+        for chunk in chunks:
+            if not chunk:
+                continue
             batch.n_tokens = len(chunk)
             for i, (token, pos, seqs, logits) in enumerate(chunk):
                 batch.token[i] = token
