@@ -15,7 +15,7 @@ from typing import Any, Optional
 from .backends import Backend, create_backend
 from .config import RunConfig
 from .dataset import load_queries
-from .prompts import Example, PromptBuilder
+from .prompts import PromptBuilder
 from .records import GenerationRequest, SamplingParams
 from .verifiers import create_verifier
 

@@ -24,36 +24,20 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from adaptive_batch import RunConfig, run
 from adaptive_batch.backends import create_backend
 from adaptive_batch.config import DataConfig, PromptConfig, RetrievalConfig, ScheduleConfig
+from adaptive_batch.report import coverage_curve, load_run
 from retrieval import create_embedder
 
 METHODS = ("uniform", "elimination", "random-demos", "adaptive")
 
 
 def trajectory(run_dir: Path) -> dict[str, list[float]]:
-    """Coverage after each round against cumulative samples, generated and total tokens."""
-    samples = pq.read_table(run_dir / "samples.parquet").to_pylist()
-    n = len(pq.read_table(run_dir / "results.parquet"))
-    rounds = sorted({s["round"] for s in samples})
-    resolved: set[str] = set()
-    out = {"samples": [0.0], "generated_tokens": [0.0], "total_tokens": [0.0], "coverage": [0.0]}
-    spent = gen = tot = 0
-    for r in rounds:
-        for s in (s for s in samples if s["round"] == r and s["error"] is None):
-            spent += 1
-            gen += s["completion_tokens"]
-            tot += s["prompt_tokens"] + s["completion_tokens"]
-            if s["passed"]:
-                resolved.add(s["query_id"])
-        out["samples"].append(spent / n)
-        out["generated_tokens"].append(gen / n)
-        out["total_tokens"].append(tot / n)
-        out["coverage"].append(len(resolved) / n)
-    return out
+    """Coverage after each round against cumulative samples, generated and total tokens (from 0)."""
+    curve = coverage_curve(load_run(run_dir))
+    return {axis: [0.0] + curve[axis] for axis in ("samples", "generated_tokens", "total_tokens", "coverage")}
 
 
 def coverage_at(curve: dict[str, list[float]], axis: str, x: float) -> float | None:

@@ -16,7 +16,6 @@ each sample matters more than throughput.
 
 from __future__ import annotations
 
-import ctypes
 import os
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
