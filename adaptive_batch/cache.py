@@ -41,6 +41,10 @@ class ResponseCache:
         self.hits += 1
         return Completion(**json.loads(row[0]))
 
+    def contains(self, key: str) -> bool:
+        """Whether a response is stored, without counting a hit or a miss."""
+        return self._db.execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone() is not None
+
     def put_many(self, items: list[tuple[str, Completion]]) -> None:
         rows = [(k, json.dumps(c.__dict__)) for k, c in items if c.error is None]
         with self._db:

@@ -55,11 +55,14 @@ class DataConfig(_FromDict):
         "answer", "Field holding the reference answer (omit for label-free data)."
     )
     id_field: str = doc("id", "Field holding a unique id; ids are made from line numbers when absent.")
+    skip: int = doc(0, "Leave out the first N queries (file order) before --limit applies; with --limit it "
+                    "splits one file into parts, e.g. a training half and an evaluation half.")
     limit: Optional[int] = doc(None, "Use only the first N queries (file order).")
 
     def __post_init__(self) -> None:
         _require(bool(self.path) or self.adapter != "jsonl", "a dataset path is required")
         _require(self.limit is None or self.limit >= 1, f"limit must be >= 1, got {self.limit}")
+        _require(self.skip >= 0, f"skip must be >= 0, got {self.skip}")
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,11 @@ class ScheduleConfig(_FromDict):
         None, "A learned allocator (made by `adaptive-batch learn`): warm-up budgets per query by the "
         "Lagrangian rule instead of a uniform warm-up; the warm-up total stays warmup x queries.",
     )
+    continuous: bool = doc(
+        False, "Continuous scheduling: no round barriers; a query's next sample is dispatched as soon as its last "
+        "one is verified, with the pool as it is then, while the engine's other slots stay busy. Same seeds and "
+        "budget; the demonstrations depend on timing, so not bit-for-bit reproducible (round mode is).",
+    )
     stop_confidence: Optional[float] = doc(
         None, "Calibrated stopping (arXiv 2506.09338): cap each query at N = ceil(log(1-C)/log(1-p)) samples, "
         "p a lower bound on its per-sample success probability given by the verifier (consistency: the "
@@ -137,6 +145,8 @@ class ScheduleConfig(_FromDict):
                 f"max_per_query must be >= warmup ({self.warmup}), got {self.max_per_query}",
             )
         _require(self.max_rounds is None or self.max_rounds >= 0, f"max_rounds must be >= 0, got {self.max_rounds}")
+        _require(not (self.continuous and self.max_rounds is not None),
+                 "max_rounds has no meaning with continuous scheduling (there are no rounds); drop one of them")
         _require(self.stop_confidence is None or 0 < self.stop_confidence < 1,
                  f"stop_confidence must be in (0, 1), got {self.stop_confidence}")
 

@@ -34,8 +34,12 @@ def load_queries(config: DataConfig, require_answers: bool = False) -> list[Quer
         raise DatasetError(str(path), f"invalid UTF-8 at byte column {column} ({exc.reason})", line=line) from None
     queries: list[Query] = []
     seen: dict[str, int] = {}
+    to_skip = config.skip
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
+            continue
+        if to_skip:
+            to_skip -= 1  # a part of the file this run leaves out: not parsed, so not its errors either
             continue
         if config.limit is not None and len(queries) >= config.limit:
             break
@@ -47,6 +51,8 @@ def load_queries(config: DataConfig, require_answers: bool = False) -> list[Quer
         seen[query.id] = number
         queries.append(query)
     if not queries:
+        if config.skip:
+            raise DatasetError(str(path), f"no queries are left after skipping the first {config.skip}")
         raise DatasetError(str(path), "the file holds no queries (it is empty)")
     return queries
 

@@ -41,8 +41,12 @@ def load_humaneval(config) -> list[Query]:
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(str(path), f"cannot read it: {exc}") from None
     queries = []
+    to_skip = config.skip
     for number, line in enumerate(lines, start=1):
         if not line.strip():
+            continue
+        if to_skip:
+            to_skip -= 1
             continue
         if config.limit is not None and len(queries) >= config.limit:
             break

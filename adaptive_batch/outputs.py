@@ -198,6 +198,9 @@ def _chunks(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         yield chunk
 
 
+LOG_CHUNK_ROWS = 20_000
+
+
 def _log_rounds(log_path: Path) -> Iterator[list[dict[str, Any]]]:
     """The sample log, a round at a time (rounds are appended whole), each sorted by query id."""
     if not log_path.exists():  # round 0 failed before anything was logged
@@ -209,12 +212,17 @@ def _log_rounds(log_path: Path) -> Iterator[list[dict[str, Any]]]:
             sample.setdefault("score", None)  # logs written before these fields existed
             sample.setdefault("detail", None)
             sample.setdefault("engine", "main")
-            if current and sample["round"] != current[-1]["round"]:
-                yield sorted(current, key=lambda r: (r["query_id"], r["sample_index"]))
+            # Whole rounds per chunk, small ones merged (continuous runs log many tiny batches).
+            if len(current) >= LOG_CHUNK_ROWS and sample["round"] != current[-1]["round"]:
+                yield sorted(current, key=_log_order)
                 current = []
             current.append(sample)
     if current:
-        yield sorted(current, key=lambda r: (r["query_id"], r["sample_index"]))
+        yield sorted(current, key=_log_order)
+
+
+def _log_order(record: dict[str, Any]) -> tuple:
+    return record["round"], record["query_id"], record["sample_index"]
 
 
 def _write_tables(pa, pq, path: Path, schema, chunks: Iterator[list[dict[str, Any]]],

@@ -82,28 +82,61 @@ class RoundExecutor:
         escalates = self.escalated_backend is not None and assignment.sample_index >= self.escalate_after
         return "escalated" if escalates else "main"
 
-    def execute(self, phase: str, round_index: int, assignments: Sequence) -> None:
+    def request_for(self, assignment) -> tuple[GenerationRequest, str, str]:
+        """The engine request of one assignment, its cache key and the engine it goes to."""
+        question = self.queries[assignment.position].question
+        prompt = self.builder.build(question, self.builder.demonstration_examples(assignment.demonstrations))
+        engine = self._engine(assignment)
+        backend, params = self._engines[engine]
+        request = GenerationRequest(prompt=prompt, params=params, seed=assignment.seed)
+        return request, request_key(backend.model_id, request, 0), engine
+
+    def backend_for(self, engine: str) -> Backend:
+        return self._engines[engine][0]
+
+    def stash(self, completions: dict[str, Completion]) -> None:
+        """Keep generated but unverified completions (by cache key) for a resume to verify."""
+        if self.pending is not None and completions:
+            saved = self.pending.load()
+            saved.update({key: c.__dict__ for key, c in completions.items()})
+            self.pending.save(saved)
+
+    def known(self, assignment) -> bool:
+        """Whether the sample needs no engine: it is in the log, the pending round or the cache."""
+        if (self.queries[assignment.position].id, assignment.sample_index) in self.logged:
+            return True
+        _, key, _ = self.request_for(assignment)
+        return key in self._unverified or (self.cache is not None and self.cache.contains(key))
+
+    def execute(self, phase: str, round_index: int, assignments: Sequence,
+                ready: Optional[dict[int, Completion]] = None, phases: Optional[Sequence[str]] = None) -> None:
+        """Generate (or replay) the assignments' samples, verify, log and apply them.
+
+        ``ready`` holds completions already generated elsewhere (the continuous scheduler's
+        workers), by slot; ``phases`` gives each assignment its own phase label.
+        """
         records: list[Optional[SampleRecord]] = [None] * len(assignments)
         to_generate: list[tuple[int, GenerationRequest, str, str]] = []  # (slot, request, cache key, engine)
         completions: dict[int, Completion] = {}
+        fresh_keys: list[tuple[int, str]] = []
         for slot, a in enumerate(assignments):
             logged = self.logged.get((self.queries[a.position].id, a.sample_index))
             if logged is not None:
                 records[slot] = logged
                 self.counters["replayed"] += 1
                 continue
-            question = self.queries[a.position].question
-            prompt = self.builder.build(question, self.builder.demonstration_examples(a.demonstrations))
-            engine = self._engine(a)
-            backend, params = self._engines[engine]
-            request = GenerationRequest(prompt=prompt, params=params, seed=a.seed)
-            key = request_key(backend.model_id, request, 0)
+            request, key, engine = self.request_for(a)
+            if ready is not None and slot in ready:
+                completions[slot] = ready[slot]
+                fresh_keys.append((slot, key))
+                continue
             cached = self._unverified.get(key) or (self.cache.get(key) if self.cache else None)
             if cached is not None:
                 completions[slot] = cached
                 self.counters["cached"] += 1
             else:
                 to_generate.append((slot, request, key, engine))
+        self.counters["generated"] += len(fresh_keys)
         if to_generate:
             for engine, (backend, _) in self._engines.items():
                 batch = [(slot, request) for slot, request, _, e in to_generate if e == engine]
@@ -114,18 +147,21 @@ class RoundExecutor:
                 for (slot, _), outputs in zip(batch, generated):
                     completions[slot] = outputs[0]
             self.counters["generated"] += len(to_generate)
+            fresh_keys.extend((slot, key) for slot, _, key, _ in to_generate)
+        if fresh_keys:
             with self.timings.measure("cache"):
                 if self.cache:
-                    self.cache.put_many([(key, completions[slot]) for slot, _, key, _ in to_generate])
+                    self.cache.put_many([(key, completions[slot]) for slot, key in fresh_keys])
                 if self.pending is not None:
-                    self.pending.save({key: completions[slot].__dict__ for slot, _, key, _ in to_generate})
+                    self.pending.save({key: completions[slot].__dict__ for slot, key in fresh_keys})
         with self.timings.measure("verification"):
-            fresh = [self._verified(phase, round_index, assignments[s], c) for s, c in sorted(completions.items())]
+            fresh = [self._verified(phases[s] if phases else phase, round_index, assignments[s], c)
+                     for s, c in sorted(completions.items())]
         for (slot, _), record in zip(sorted(completions.items()), fresh):
             records[slot] = record
         with self.timings.measure("logging"):
             self.log.append(fresh)
-        if self.pending is not None and (to_generate or self._unverified):
+        if self.pending is not None and (fresh_keys or self._unverified):
             self.pending.clear()
             self._unverified = {}
         with self.timings.measure("bookkeeping"):

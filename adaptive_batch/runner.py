@@ -39,8 +39,7 @@ def run(
     "interrupted" (the CLI's Ctrl-C).
     """
     # Imported here: torch, faiss and llama.cpp load only when a run starts.
-    from phases import (METHODS, RunState, calibrated_cap, plan_adaptive_round, plan_warmup_round, total_budget,
-                        uniform_targets)
+    from phases import METHODS, RunState, calibrated_cap, total_budget, uniform_targets
     from retrieval import DemonstrationPool, create_embedder
 
     started = time.perf_counter()
@@ -127,38 +126,28 @@ def run(
 
     targets = uniform_targets(state, config.seed) if not method.early_stop else None
     stopped = should_stop or (lambda: False)
+
+    def calibrated(position: int) -> int:
+        s = state.status[position]
+        return calibrated_cap(verifier.success_lower_bound([s.votes[a] for a in s.top_answers()]),
+                              schedule.stop_confidence, schedule.warmup, cap)
+
     status = "complete"
     try:
-        warmup_rounds = max(warmup_targets, default=0) if warmup_targets else schedule.warmup
-        for round_index in range(warmup_rounds):
-            if stopped():
-                status = "interrupted"
-                break
-            executor.execute("warmup", round_index, plan_warmup_round(state, method, config.seed, warmup_targets))
-        phase = "adaptive" if method.early_stop else "best-of-n"
-        round_index = warmup_rounds
-        while status == "complete":
-            if schedule.max_rounds is not None and round_index - warmup_rounds >= schedule.max_rounds:
-                break
-            if stopped():
-                status = "interrupted"
-                break
-            query_caps = None
-            if schedule.stop_confidence is not None:
-                query_caps = [
-                    calibrated_cap(verifier.success_lower_bound([s.votes[a] for a in s.top_answers()]),
-                                   schedule.stop_confidence, schedule.warmup, cap)
-                    for s in state.status
-                ]
-            with timings.measure("retrieval"):
-                assignments = plan_adaptive_round(
-                    state, method, config.seed, cap, pool, config.retrieval.k,
-                    config.retrieval.min_similarity, targets, query_caps,
-                )
-            if not assignments:
-                break
-            executor.execute(phase, round_index, assignments)
-            round_index += 1
+        if schedule.continuous:
+            from phases.continuous import ContinuousPlanner
+
+            from .continuous import run_continuous
+
+            planner = ContinuousPlanner(
+                state, method, config.seed, cap, schedule.warmup, pool, config.retrieval.k,
+                config.retrieval.min_similarity, targets, warmup_targets,
+                calibrated if schedule.stop_confidence is not None else None,
+            )
+            status = run_continuous(executor, planner, stopped)
+        else:
+            status = _run_rounds(executor, state, method, config, cap, pool, targets, warmup_targets,
+                                 calibrated if schedule.stop_confidence is not None else None, stopped)
     except AdaptiveBatchError as error:
         # Finished rounds are in the log; write the tables for them too, then report the error.
         log.close()
@@ -172,6 +161,36 @@ def run(
         if executor.cache:
             executor.cache.close()
     return finish(status=status)
+
+
+def _run_rounds(executor, state, method, config: RunConfig, cap: int, pool, targets, warmup_targets,
+                calibrated, stopped) -> str:
+    """Round mode: plan a round, run it whole, repeat. Deterministic given the seeds."""
+    from phases import plan_adaptive_round, plan_warmup_round
+
+    schedule = config.schedule
+    warmup_rounds = max(warmup_targets, default=0) if warmup_targets else schedule.warmup
+    for round_index in range(warmup_rounds):
+        if stopped():
+            return "interrupted"
+        executor.execute("warmup", round_index, plan_warmup_round(state, method, config.seed, warmup_targets))
+    phase = "adaptive" if method.early_stop else "best-of-n"
+    round_index = warmup_rounds
+    while True:
+        if schedule.max_rounds is not None and round_index - warmup_rounds >= schedule.max_rounds:
+            return "complete"
+        if stopped():
+            return "interrupted"
+        query_caps = [calibrated(p) for p in range(len(state.status))] if calibrated else None
+        with executor.timings.measure("retrieval"):
+            assignments = plan_adaptive_round(
+                state, method, config.seed, cap, pool, config.retrieval.k,
+                config.retrieval.min_similarity, targets, query_caps,
+            )
+        if not assignments:
+            return "complete"
+        executor.execute(phase, round_index, assignments)
+        round_index += 1
 
 
 def _escalation_backend(config: RunConfig, backend: Backend, given: Optional[Backend]) -> Optional[Backend]:

@@ -66,3 +66,17 @@ def test_real_datasets_load():
     assert len(svamp) == 1000 and svamp[0].id == "chal-1"
     gsm = load(shared_dataset("gsm8k_test.jsonl"), limit=10)
     assert len(gsm) == 10 and gsm[0].id == "line-1" and gsm[0].answer.endswith("#### 18")
+
+
+def test_skip_and_limit_split_a_file_into_disjoint_parts(tmp_path):
+    addsub = shared_dataset("addsub.jsonl")
+    first = load(addsub, limit=200)
+    rest = load(addsub, skip=200)
+    assert len(first) == 200 and len(first) + len(rest) == len(load(addsub))
+    assert not {q.id for q in first} & {q.id for q in rest}
+    assert [q.id for q in load(addsub, skip=10, limit=3)] == [q.id for q in first[10:13]]
+    # Line numbers in ids and errors stay those of the file, not of the part.
+    path = write(tmp_path, b'{"question": "a", "answer": "1"}\n{"question": "b", "answer": "2"}\n')
+    assert [q.id for q in load(path, skip=1)] == ["line-2"]
+    with pytest.raises(DatasetError, match="no queries are left after skipping the first 2"):
+        load(path, skip=2)

@@ -7,6 +7,7 @@ from typing import Any, Optional, Sequence
 
 from ..errors import MissingDependencyError, UserError
 from ..records import Completion, GenerationRequest
+from .activity import EngineActivity
 
 
 def default_model_path() -> str:
@@ -93,15 +94,21 @@ class LlamaCppBackend:
         self._valid_upto = 0  # cached positions below this were computed as whole aligned chunks
         self.n_ctx = n_ctx
         self.model_id = f"llamacpp:{os.path.basename(path)}"
+        self.activity = EngineActivity(1)
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=False))
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
-        return [
-            [self._one(request, derived_seed(request.seed, i) if i else request.seed) for i in range(request.n)]
-            for request in requests
-        ]
+        # One engine, one request at a time: the activity meter sees each call as busy time.
+        with self.activity.request():
+            return [
+                [self._one(request, derived_seed(request.seed, i) if i else request.seed) for i in range(request.n)]
+                for request in requests
+            ]
+
+    def stats(self) -> dict:
+        return {"engine": self.activity.stats()}
 
     def _one(self, request: GenerationRequest, seed: int) -> Completion:
         p = request.params

@@ -21,6 +21,7 @@ from typing import Any, Optional, Sequence
 
 from ..errors import BackendError, ConfigError, MissingDependencyError
 from ..records import Completion, GenerationRequest
+from .activity import EngineActivity
 from .llamacpp import derived_seed
 
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -76,6 +77,9 @@ class OpenAIBackend:
         self._jitter = random.Random(0)
         self.retry_reasons: Counter[str] = Counter()
         self.requests_sent = 0
+        # Continuous scheduling may call generate from this many threads at once.
+        self.concurrent_requests = concurrency
+        self.activity = EngineActivity(concurrency)
         self.model = model or self._first_served_model()
         self.model_id = f"openai:{self.model}"
 
@@ -89,6 +93,7 @@ class OpenAIBackend:
             "http_requests": self.requests_sent,
             "retries": sum(self.retry_reasons.values()),
             "retry_reasons": dict(sorted(self.retry_reasons.items())),
+            "engine": self.activity.stats(),
         }
 
     async def _generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
@@ -156,7 +161,8 @@ class OpenAIBackend:
                 self._outstanding[url] += 1
                 self.requests_sent += 1
                 try:
-                    response = await client.post(url + path, json=payload)
+                    with self.activity.request():
+                        response = await client.post(url + path, json=payload)
                 except self._httpx.TimeoutException:
                     last_error = f"{url}: timed out after {self.timeout:g} s"
                     self.retry_reasons["timeout"] += 1

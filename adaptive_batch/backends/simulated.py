@@ -6,15 +6,26 @@ expression with probability p, else an off-by-one one. Each demonstration in the
 question shares the topic raises p: ``p' = 1 - (1 - p) * (1 - boost)`` per matching
 demonstration, which models "similar solved neighbours help". Sampling is a pure function of
 (prompt, seed), so runs are reproducible.
+
+With ``latency_s`` > 0 it also simulates an engine's timing, for scheduling measurements: each
+request occupies one of ``slots`` slots for a log-normal time (mean ``latency_s``, spread
+``latency_sigma``, drawn from the prompt and seed) spent sleeping, so it costs no CPU. A round of
+requests is served by the slots in order, as a continuous-batching server would, and
+``stats()`` reports how busy the slots were (``backends/activity.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
-from typing import Sequence
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Sequence
 
 from ..records import Completion, GenerationRequest
+from .activity import EngineActivity
 
 _TAGS = re.compile(r"\[p=([0-9.]+) topic=(\d+)\]")
 _ASK = re.compile(r"What is ([0-9+\-*/(). ]+)\?")
@@ -30,13 +41,34 @@ def from_config(config) -> "SimulatedBackend":
 
 
 class SimulatedBackend:
-    def __init__(self, boost: float = 0.25, skill: float = 0.0, **_: object):
+    def __init__(self, boost: float = 0.25, skill: float = 0.0, latency_s: float = 0.0, latency_sigma: float = 0.8,
+                 slots: int = 8, **_: object):
         # skill models a stronger model (an escalation target): p' = 1 - (1 - p) * (1 - skill).
         self.boost, self.skill = boost, skill
+        self.latency_s, self.latency_sigma = latency_s, latency_sigma
         self.model_id = f"simulated:boost={boost}" + (f",skill={skill}" if skill else "")
+        self.concurrent_requests = slots if latency_s > 0 else 1
+        self.activity = EngineActivity(slots)
+        self._slots = threading.Semaphore(slots)
+        self._workers = ThreadPoolExecutor(slots) if latency_s > 0 else None
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
-        return [[self._one(r, i) for i in range(r.n)] for r in requests]
+        if self._workers is None:
+            return [[self._one(r, i) for i in range(r.n)] for r in requests]
+        return list(self._workers.map(self._timed, requests))
+
+    def stats(self) -> dict[str, Any]:
+        return {"engine": self.activity.stats()} if self.latency_s > 0 else {}
+
+    def _timed(self, request: GenerationRequest) -> list[Completion]:
+        with self._slots, self.activity.request():
+            out = [self._one(request, i) for i in range(request.n)]
+            # Box-Muller from two hash uniforms: a log-normal service time with mean latency_s.
+            u1, u2 = max(_uniform("t1", request.prompt, request.seed), 1e-12), _uniform("t2", request.prompt, request.seed)
+            z = math.sqrt(-2 * math.log(u1)) * math.cos(2 * math.pi * u2)
+            sigma = self.latency_sigma
+            time.sleep(request.n * self.latency_s * math.exp(sigma * z - sigma * sigma / 2))
+            return out
 
     def _one(self, request: GenerationRequest, index: int) -> Completion:
         prompt = request.prompt if isinstance(request.prompt, str) else "\n".join(

@@ -1,0 +1,91 @@
+"""Continuous scheduling: no round barriers between the engine and the tool.
+
+Worker threads hold the engine's slots (``backend.concurrent_requests``, 1 where a backend does
+not say), each calling the one-method contract ``generate([request])``; one more request waits
+queued, so the engine never waits for the tool to verify, log or retrieve. The main thread
+verifies and logs whatever has finished (one fsync per batch of finished samples), updates the
+pool, and refills the slots with ``ContinuousPlanner``'s next samples.
+
+Nothing is lost on a stop: Ctrl-C (``should_stop``) stops dispatching and lets the samples in
+flight finish, then verifies and logs them; an error leaves finished but unverified samples in
+the pending file, which a resume verifies instead of generating again.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Callable
+
+from .rounds import RoundExecutor
+
+# Samples that need no engine (log replay, cache hits) are applied in batches of at most this many.
+KNOWN_BATCH = 512
+
+
+def run_continuous(executor: RoundExecutor, planner, stopped: Callable[[], bool]) -> str:
+    """Dispatch, verify and apply samples until the planner has none left; returns the run status."""
+    slots = max(1, int(getattr(executor.backend, "concurrent_requests", 1)))
+    workers = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="adaptive-batch-engine")
+    in_flight: dict[Future, object] = {}
+    known: list = []
+    batch_index = 0
+    status = "complete"
+    try:
+        while True:
+            if status == "complete" and stopped():
+                status = "interrupted"  # dispatch nothing more; what is in flight still lands
+            if status == "complete":
+                with executor.timings.measure("planning"):
+                    while len(in_flight) < slots + 1 and len(known) < KNOWN_BATCH:
+                        assignment = planner.next()
+                        if assignment is None:
+                            break
+                        if executor.known(assignment):
+                            known.append(assignment)
+                            continue
+                        request, _, engine = executor.request_for(assignment)
+                        future = workers.submit(executor.backend_for(engine).generate, [request])
+                        in_flight[future] = assignment
+            if not in_flight and not known:
+                break
+            if known:
+                done = [f for f in in_flight if f.done()]
+            else:
+                with executor.timings.measure("waiting_for_engine"):
+                    done = list(wait(in_flight, return_when=FIRST_COMPLETED)[0])
+            finished = [in_flight.pop(f) for f in done]
+            ready = _results(executor, done, finished)
+            batch = finished + known
+            known = []
+            executor.execute("continuous", batch_index, batch, ready=ready,
+                             phases=[planner.phase_of(a) for a in batch])
+            planner.release([a.position for a in batch])
+            batch_index += 1
+    finally:
+        if in_flight:
+            _stash(executor, in_flight)
+        workers.shutdown(wait=True, cancel_futures=True)
+    return status
+
+
+def _results(executor: RoundExecutor, done, finished: list) -> dict:
+    """Each finished future's completion by slot; on an engine error the others are stashed first."""
+    failed = next((f.exception() for f in done if f.exception() is not None), None)
+    if failed is not None:
+        _stash(executor, dict(zip(done, finished)))
+        raise failed
+    return {slot: f.result()[0][0] for slot, f in enumerate(done)}
+
+
+def _stash(executor: RoundExecutor, in_flight: dict[Future, object]) -> None:
+    """After an error: keep what the engine finished, for the resume to verify."""
+    for future in in_flight:
+        future.cancel()  # not started yet: nothing to keep
+    wait(list(in_flight))
+    finished = {}
+    for future, assignment in in_flight.items():
+        if future.cancelled() or future.exception() is not None:
+            continue
+        _, key, _ = executor.request_for(assignment)
+        finished[key] = future.result()[0][0]
+    executor.stash(finished)

@@ -1,0 +1,102 @@
+"""Continuous scheduling's policy: the next sample to draw, one at a time, as slots free up.
+
+Round mode plans a whole round, waits for all of it, then plans the next. Here a query whose
+sample has just been verified is back in line at once, with the pool as it is at that moment.
+The order is the rounds' order without their barriers: fewest samples first (so every query's
+warm-up comes before anyone's adaptive samples), ties by the run's seeded rank. At most one
+sample per query is in flight, so a query resolved by one sample gets no second one at the same
+time. The budget counts samples in flight as spent.
+
+Seeds stay a function of (run seed, query id, sample index); which demonstrations a sample sees
+depends on when it was dispatched, so a continuous run is reproducible in its seeds and budget
+but not bit for bit. Round mode stays the default for that reason.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Callable, Optional
+
+import numpy as np
+
+from .policies import Method
+from .state import Assignment, RunState, sample_seed, tie_break_rank
+
+
+class ContinuousPlanner:
+    def __init__(
+        self,
+        state: RunState,
+        method: Method,
+        run_seed: int,
+        cap: int,
+        warmup: int,
+        pool=None,
+        k: int = 3,
+        min_similarity: float = 0.0,
+        targets: Optional[list[int]] = None,
+        warmup_targets: Optional[list[int]] = None,
+        cap_of: Optional[Callable[[int], int]] = None,
+    ):
+        """``targets``: best-of-N sample counts; ``warmup_targets``: a learned allocator's warm-up
+        budgets; ``cap_of(position)``: calibrated stopping's per-query cap."""
+        self.state, self.method, self.run_seed = state, method, run_seed
+        self.cap, self.warmup, self.pool, self.k, self.min_similarity = cap, warmup, pool, k, min_similarity
+        self.targets, self.warmup_targets, self.cap_of = targets, warmup_targets, cap_of
+        self.busy: set[int] = set()
+        self._rank = [tie_break_rank(run_seed, q.id) for q in state.queries]
+        self._heap = [(s.samples, self._rank[p], p) for p, s in enumerate(state.status) if self._eligible(p)]
+        heapq.heapify(self._heap)
+
+    def _eligible(self, position: int) -> bool:
+        status = self.state.status[position]
+        if status.error is not None:
+            return False
+        if self.targets is not None:
+            return status.samples < self.targets[position]
+        if status.resolved:
+            return False
+        limit = self.cap_of(position) if self.cap_of is not None else self.cap
+        return status.samples < limit
+
+    def _warm(self, position: int) -> int:
+        return self.warmup_targets[position] if self.warmup_targets is not None else self.warmup
+
+    def phase_of(self, assignment: Assignment) -> str:
+        if assignment.sample_index < self._warm(assignment.position):
+            return "warmup"
+        return "adaptive" if self.method.early_stop else "best-of-n"
+
+    def next(self) -> Optional[Assignment]:
+        """The next sample to dispatch, or None while nothing may be (budget spent or all busy)."""
+        if self.state.spent + len(self.busy) >= self.state.total_budget:
+            return None
+        while self._heap:
+            _, _, position = heapq.heappop(self._heap)
+            if position in self.busy or not self._eligible(position):
+                continue
+            self.busy.add(position)
+            return self._assignment(position)
+        return None
+
+    def release(self, positions: list[int]) -> None:
+        """The samples of these queries were verified and applied: they may queue again."""
+        for position in positions:
+            self.busy.discard(position)
+            if self._eligible(position):
+                heapq.heappush(self._heap, (self.state.status[position].samples, self._rank[position], position))
+
+    @property
+    def idle(self) -> bool:
+        return not self.busy
+
+    def _assignment(self, position: int) -> Assignment:
+        index = self.state.status[position].samples
+        seed = sample_seed(self.run_seed, self.state.queries[position].id, index)
+        demos: tuple = ()
+        if self.pool is not None and index >= self._warm(position):
+            if self.method.demonstrations == "nearest":
+                demos = tuple(self.pool.nearest_many([position], self.k, self.min_similarity)[0])
+            elif self.method.demonstrations == "random":
+                demos = tuple(self.pool.random(position, self.k, np.random.default_rng(seed)))
+        return Assignment(position, index, seed, demos)
