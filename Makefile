@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup demo test test-fast bench bench-extra clean
 
 setup: $(VENV)/.installed
 
@@ -30,6 +30,22 @@ test-fast: setup
 bench: setup
 	$(PY) benchmarks/compare_methods.py --dataset ../shared/datasets/addsub.jsonl \
 		--dataset ../shared/datasets/svamp.jsonl --limit 200 --budget 6 --warmup 2 --seeds 0 1 2
+
+# Issues 6 and 8: compute curves, engine idle time, overhead, scale, learned allocation,
+# calibrated stopping, escalation. Each writes its JSON under benchmarks/results/.
+bench-extra: setup
+	$(PY) benchmarks/compare_methods.py --dataset ../shared/datasets/addsub.jsonl \
+		--dataset ../shared/datasets/svamp.jsonl --limit 200 --budget 6 --warmup 2 --seeds 0 1 2 \
+		--uniform-budget 16 --out benchmarks/results/compare-first200-3seeds-uniform16.json
+	$(PY) benchmarks/compute_curves.py benchmarks/results/compare-first200-3seeds-uniform16.json
+	$(PY) benchmarks/engine_idle.py --real-dataset ../shared/datasets/svamp.jsonl --real-limit 50
+	$(PY) benchmarks/overhead.py --dataset ../shared/datasets/svamp.jsonl --limit 100
+	$(PY) benchmarks/scale.py --sizes 10000 100000 --budget 8 --out benchmarks/results/scale-10k-100k.json
+	$(PY) benchmarks/learned_allocation.py --train ../shared/datasets/addsub.jsonl --split 200 \
+		--transfer ../shared/datasets/svamp.jsonl --transfer-limit 200 --budget 6 --seeds 0 1 2
+	$(PY) benchmarks/calibrated_stopping.py --dataset ../shared/datasets/addsub.jsonl --limit 50 --cap 16
+	$(PY) benchmarks/escalation.py --dataset ../shared/datasets/svamp.jsonl --limit 200 --after 4 \
+		--temperature 0.3
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
