@@ -10,6 +10,7 @@ responses) after the generic examples, or put them in their place (``demo_mode``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
@@ -62,6 +63,12 @@ class PromptBuilder:
                 if placeholder not in self.template:
                     raise ConfigError(f"prompt template {path} lacks the placeholder {placeholder}")
         self.generic = tuple(Example(q, a) for q, a in GENERIC_EXAMPLES)
+        # A resolved query is shown to many others: clean its response once, not per prompt.
+        self._shown = lru_cache(maxsize=200_000)(self._show)
+
+    def _show(self, response: str) -> str:
+        shown = self.canonical(response) if self.canonical else None
+        return shown or first_line(response)
 
     def demonstration_examples(self, demos: Sequence) -> list[Example]:
         """Retrieved demonstrations as examples: the question, and the response as verified."""
@@ -70,8 +77,7 @@ class PromptBuilder:
             if self.style == "raw":  # code: the whole passing completion is the demonstration
                 out.append(Example(demo.question, demo.response))
                 continue
-            shown = self.canonical(demo.response) if self.canonical else None
-            out.append(Example(demo.question.strip(), shown or first_line(demo.response)))
+            out.append(Example(demo.question.strip(), self._shown(demo.response)))
         return out
 
     def examples(self, demonstrations: Sequence[Example]) -> list[Example]:
