@@ -40,10 +40,10 @@ def run_continuous(executor: RoundExecutor, planner, stopped: Callable[[], bool]
                         assignment = planner.next()
                         if assignment is None:
                             break
-                        if executor.known(assignment):
+                        request, key, engine = executor.request_for(assignment)
+                        if executor.known(assignment, key):
                             known.append(assignment)
                             continue
-                        request, _, engine = executor.request_for(assignment)
                         future = workers.submit(executor.backend_for(engine).generate, [request])
                         in_flight[future] = assignment
             if not in_flight and not known:

@@ -101,11 +101,10 @@ class RoundExecutor:
             saved.update({key: c.__dict__ for key, c in completions.items()})
             self.pending.save(saved)
 
-    def known(self, assignment) -> bool:
-        """Whether the sample needs no engine: it is in the log, the pending round or the cache."""
+    def known(self, assignment, key: str) -> bool:
+        """Whether the sample (``key`` from ``request_for``) needs no engine: logged, pending or cached."""
         if (self.queries[assignment.position].id, assignment.sample_index) in self.logged:
             return True
-        _, key, _ = self.request_for(assignment)
         return key in self._unverified or (self.cache is not None and self.cache.contains(key))
 
     def execute(self, phase: str, round_index: int, assignments: Sequence,

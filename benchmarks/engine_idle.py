@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from adaptive_batch import RunConfig, run
+from adaptive_batch.backends.activity import EngineActivity
 
 
 def _measure(raw: dict, name: str, runs_dir: Path, **shared) -> dict:
@@ -31,6 +32,8 @@ def _measure(raw: dict, name: str, runs_dir: Path, **shared) -> dict:
     for continuous in (False, True):
         mode = "continuous" if continuous else "rounds"
         directory = runs_dir / f"{name}-{mode}"
+        if "backend" in shared:  # one loaded model for both runs: each run gets its own meter
+            shared["backend"].activity = EngineActivity(1)
         shutil.rmtree(directory, ignore_errors=True)
         config = RunConfig.from_dict({**raw, "schedule": {**raw["schedule"], "continuous": continuous},
                                       "output_dir": str(directory)})
@@ -88,32 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         report["engines"]["llamacpp-default-model"] = _measure({
             "data": {"path": args.real_dataset, "limit": args.real_limit},
             "schedule": {"budget": args.real_budget, "warmup": 2},
-        }, "llamacpp", runs, embedder=embedder, backend=_FreshMeter(backend))
+        }, "llamacpp", runs, embedder=embedder, backend=backend)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     return 0
-
-
-class _FreshMeter:
-    """The loaded model for both runs, with a fresh activity meter for each."""
-
-    def __init__(self, backend):
-        self._backend = backend
-        self.model_id = backend.model_id
-        self.concurrent_requests = getattr(backend, "concurrent_requests", 1)
-
-    def generate(self, requests):
-        return self._backend.generate(requests)
-
-    def stats(self):
-        stats = self._backend.stats()
-        from adaptive_batch.backends.activity import EngineActivity
-
-        self._backend.activity = EngineActivity(1)  # the next run starts its own measurement
-        return stats
-
-    def __getattr__(self, name):
-        return getattr(self._backend, name)
 
 
 if __name__ == "__main__":

@@ -86,10 +86,6 @@ class ContinuousPlanner:
             if self._eligible(position):
                 heapq.heappush(self._heap, (self.state.status[position].samples, self._rank[position], position))
 
-    @property
-    def idle(self) -> bool:
-        return not self.busy
-
     def _assignment(self, position: int) -> Assignment:
         index = self.state.status[position].samples
         seed = sample_seed(self.run_seed, self.state.queries[position].id, index)
