@@ -34,13 +34,24 @@ bench: setup
 # Issues 6 and 8: compute curves, engine idle time, overhead, scale, learned allocation,
 # calibrated stopping, escalation. Each writes its JSON under benchmarks/results/.
 bench-extra: setup
-	$(PY) benchmarks/compare_methods.py --dataset ../shared/datasets/addsub.jsonl \
-		--dataset ../shared/datasets/svamp.jsonl --limit 200 --budget 6 --warmup 2 --seeds 0 1 2 \
-		--uniform-budget 16 --out benchmarks/results/compare-first200-3seeds-uniform16.json
+	$(PY) benchmarks/uniform_first_pass.py --dataset ../shared/datasets/addsub.jsonl \
+		--dataset ../shared/datasets/svamp.jsonl --limit 200 --n 16 --seeds 0 1 2 \
+		--merge-into benchmarks/results/compare-first200-3seeds.json \
+		--out benchmarks/results/compare-first200-3seeds-uniform16.json
 	$(PY) benchmarks/compute_curves.py benchmarks/results/compare-first200-3seeds-uniform16.json
+	$(PY) benchmarks/compare_methods.py --dataset ../shared/datasets/addsub.jsonl \
+		--dataset ../shared/datasets/svamp.jsonl --limit 50 --budget 16 --seeds 0 1 2 --methods adaptive \
+		--runs-dir runs/benchmark-first50 --out benchmarks/results/compare-first50-3seeds-budget16.json
+	$(PY) benchmarks/uniform_first_pass.py --dataset ../shared/datasets/addsub.jsonl \
+		--dataset ../shared/datasets/svamp.jsonl --limit 50 --n 32 --seeds 0 1 2 \
+		--runs-dir runs/benchmark-first50 --merge-into benchmarks/results/compare-first50-3seeds-budget16.json \
+		--out benchmarks/results/compare-first50-3seeds-budget16-uniform32.json
+	$(PY) benchmarks/compute_curves.py benchmarks/results/compare-first50-3seeds-budget16-uniform32.json \
+		--out benchmarks/results/compute-curves-first50-budget16.json --plots benchmarks/results/compute-curves-first50
 	$(PY) benchmarks/engine_idle.py --real-dataset ../shared/datasets/svamp.jsonl --real-limit 50
 	$(PY) benchmarks/overhead.py --dataset ../shared/datasets/svamp.jsonl --limit 100
-	$(PY) benchmarks/scale.py --sizes 10000 100000 --budget 8 --out benchmarks/results/scale-10k-100k.json
+	$(PY) benchmarks/batched_throughput.py --dataset ../shared/datasets/svamp.jsonl --queries 64
+	$(PY) benchmarks/scale.py --sizes 10000 100000 1000000 --budget 8
 	$(PY) benchmarks/learned_allocation.py --train ../shared/datasets/addsub.jsonl --split 200 \
 		--transfer ../shared/datasets/svamp.jsonl --transfer-limit 200 --budget 6 --seeds 0 1 2
 	$(PY) benchmarks/calibrated_stopping.py --dataset ../shared/datasets/addsub.jsonl --limit 50 --cap 16

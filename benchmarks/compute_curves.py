@@ -60,7 +60,7 @@ def summary(values: list[float]) -> dict:
 def efficiency(seeds: list[dict], method: str, budget: float) -> dict:
     out: dict = {}
     for axis in AXES:
-        factors, censored = [], False
+        factors, censored = [], []
         for row in seeds:
             mine, uniform = row[method]["curve"], row["uniform"]["curve"]
             # A run that stopped short of B (nothing left to sample) keeps its final coverage.
@@ -68,12 +68,13 @@ def efficiency(seeds: list[dict], method: str, budget: float) -> dict:
             coverage = at(mine, "samples", x)
             spent = budget if axis == "samples" else float(np.interp(x, mine["samples"], mine[axis]))
             needed = compute_to_reach(uniform, axis, coverage)
+            censored.append(needed is None)
             if needed is None:
-                censored = True
                 needed = uniform[axis][-1]  # uniform's whole run: the factor is at least this
             factors.append(needed / spent if spent > 0 else 1.0)
         else:
-            out[axis] = {**summary(factors), "censored": censored}
+            # A censored seed's factor is a lower bound, and so is any summary that includes it.
+            out[axis] = {**summary(factors), "censored": any(censored), "censored_seeds": sum(censored)}
     return out
 
 
@@ -95,7 +96,7 @@ def plot(name: str, data: dict, directory: Path, budget_marks: list[float]) -> P
               "total_tokens": "total (prompt + generated) tokens per query"}
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
     for ax, axis in zip(axes, AXES):
-        for method in METHODS:
+        for method in data["curves"]:
             curve = data["curves"][method][axis]
             x, mean, sd = map(np.array, (curve["x"], curve["mean"], curve["sd"]))
             line, = ax.plot(x, mean, label=method)
@@ -129,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         loaded = json.loads(Path(source).read_text())
         for name, dataset in loaded["datasets"].items():
             seeds = dataset["seeds"]
+            methods = [m for m in METHODS if all(m in row for row in seeds)]
             budgets = [b for b in args.budgets if b <= loaded["settings"]["budget"] + 1e-9]
             data = {
                 "seeds": len(seeds), "queries": loaded["settings"]["limit"],
@@ -137,10 +139,10 @@ def main(argv: list[str] | None = None) -> int:
                 "budgets_not_measured": [b for b in args.budgets if b not in budgets],
                 "coverage": {m: {f"{b:g}": summary([at(r[m]["curve"], "samples", min(b, r[m]["curve"]["samples"][-1]))
                                                     for r in seeds])
-                                 for b in budgets} for m in METHODS},
+                                 for b in budgets} for m in methods},
                 "efficiency_factor": {m: {f"{b:g}": efficiency(seeds, m, b) for b in budgets}
-                                      for m in METHODS if m != "uniform"},
-                "curves": {m: {axis: curves_on_grid(seeds, m, axis) for axis in AXES} for m in METHODS},
+                                      for m in methods if m != "uniform"},
+                "curves": {m: {axis: curves_on_grid(seeds, m, axis) for axis in AXES} for m in methods},
             }
             best = max(budgets, key=lambda b: data["efficiency_factor"]["adaptive"][f"{b:g}"]["samples"]["mean"])
             data["largest_adaptive_factor"] = {"budget": best, **data["efficiency_factor"]["adaptive"][f"{best:g}"]}

@@ -44,8 +44,12 @@ def one(n: int, budget: float, work: Path) -> dict:
     result = run(config)
     wall = time.perf_counter() - started
     s = result.summary
-    return {"n": n, "budget": budget, "wall_s": round(wall, 1), "time_per_query_ms": round(1000 * wall / n, 3),
-            "samples": s["samples"], "coverage": round(s["coverage"], 4), "time_s": s["time_s"], "log_bytes": (out / "samples.jsonl").stat().st_size,
+    from retrieval.index import EXACT_SEARCH_LIMIT
+
+    return {"n": n, "index": "exact" if n <= EXACT_SEARCH_LIMIT else "ivf", "budget": budget,
+            "wall_s": round(wall, 1), "time_per_query_ms": round(1000 * wall / n, 3),
+            "samples": s["samples"], "coverage": round(s["coverage"], 4), "time_s": s["time_s"],
+            "log_bytes": (out / "samples.jsonl").stat().st_size,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
@@ -76,7 +80,37 @@ def main(argv: list[str] | None = None) -> int:
         (work / f"synthetic-{n}.jsonl").unlink(missing_ok=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"settings": vars(args), "rows": rows}, indent=2) + "\n")
+    if len(rows) > 1:
+        plot(rows, Path(args.out).with_suffix(".png"))
     return 0
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """Wall time by component and peak memory against N, log-log."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ns = [r["n"] for r in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.4))
+    left.loglog(ns, [r["wall_s"] for r in rows], "o-", label="wall time", lw=2)
+    parts = sorted({k for r in rows for k in r["time_s"]}, key=lambda k: -rows[-1]["time_s"].get(k, 0))
+    for part in parts[:6]:
+        left.loglog(ns, [max(r["time_s"].get(part, 0), 1e-3) for r in rows], ".--", label=part)
+    left.loglog(ns, [rows[0]["wall_s"] * n / ns[0] for n in ns], color="grey", lw=0.6, label="linear in N")
+    left.set_xlabel("queries N")
+    left.set_ylabel("seconds")
+    left.legend(fontsize=8)
+    right.loglog(ns, [r["peak_rss_mb"] for r in rows], "o-")
+    right.set_xlabel("queries N")
+    right.set_ylabel("peak memory (max RSS, MB)")
+    for ax in (left, right):
+        ax.grid(alpha=0.3, which="both")
+    fig.suptitle(f"Bookkeeping at scale, budget {rows[0]['budget']:g} (simulated engine)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

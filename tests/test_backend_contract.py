@@ -94,3 +94,15 @@ def test_batched_waves_larger_than_one_decode_call_keep_every_sequences_logits()
     requests = [GenerationRequest(PROMPT.replace("6 pens", f"{n} pens"), PARAMS, seed=n) for n in (3, 5, 7, 9)]
     out = backend.generate(requests)
     assert all(o[0].error is None and o[0].completion_tokens > 0 for o in out)
+
+
+def test_batched_samples_of_one_prompt_share_it_and_differ_only_by_seed():
+    # The n samples of a prompt decode from one shared copy of it (one logits row for its last
+    # token), so they must still be the samples of their own seeds: distinct, and reproducible.
+    backend = create_backend(name="llamacpp-batched", options=(("parallel", 4),))
+    request = GenerationRequest(PROMPT, PARAMS, seed=11, n=4)
+    (first,) = backend.generate([request])
+    (again,) = backend.generate([request])
+    assert [c.text for c in first] == [c.text for c in again]
+    assert len({c.text for c in first}) > 1
+    assert all(c.prompt_tokens == first[0].prompt_tokens > 20 and c.error is None for c in first)

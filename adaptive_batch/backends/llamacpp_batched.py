@@ -5,7 +5,7 @@ model's weights to produce one token. Here up to ``parallel`` samples advance to
 each per ``llama_decode`` call, so the weights are read once per step for all of them; the
 prompts' longest common prefix (the instruction and the generic examples) is evaluated once, its
 KV cache entries shared by every sequence in the wave (a token of a batch may belong to several
-sequences). Written against llama-cpp-python's low-level bindings.
+sequences), and the samples of one prompt share the whole prompt. Written against llama-cpp-python's low-level bindings.
 
 Determinism: a sample is a function of its prompt, its seed and the other prompts of its wave
 (llama.cpp's arithmetic for a token can depend on how its batch was formed). Identical runs and
@@ -115,10 +115,16 @@ class LlamaCppBatchedBackend:
         entries: list[tuple[int, int, list[int], bool]] = []  # (token, pos, seq ids, wants logits)
         all_seqs = list(range(len(wave)))
         entries += [(token, pos, all_seqs, False) for pos, token in enumerate(wave[0].tokens[:shared])]
+        # Samples of one prompt (n > 1, or the same prompt sent twice) share all of it, the last
+        # token too: their first logits are the same row, each sampled with its own seed.
+        groups: dict[tuple[int, ...], list[int]] = {}
         for seq, job in enumerate(wave):
-            last = len(job.tokens) - 1
-            entries += [(job.tokens[pos], pos, [seq], pos == last) for pos in range(shared, len(job.tokens))]
+            groups.setdefault(tuple(job.tokens), []).append(seq)
             job.sampler = self._sampler(job)
+        for seqs in groups.values():
+            tokens = wave[seqs[0]].tokens
+            last = len(tokens) - 1
+            entries += [(tokens[pos], pos, seqs, pos == last) for pos in range(shared, len(tokens))]
         self._decode_entries(entries, wave)
         try:
             while True:
@@ -175,7 +181,8 @@ class LlamaCppBatchedBackend:
                     batch.seq_id[i][j] = seq
                 batch.logits[i] = logits
                 if logits:
-                    wave[seqs[0]].logits_index = i
+                    for seq in seqs:
+                        wave[seq].logits_index = i
             status = c.llama_decode(self._ctx.ctx, batch)
             if status != 0:
                 raise RuntimeError(f"llama_decode failed with status {status}")

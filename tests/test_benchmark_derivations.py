@@ -1,0 +1,37 @@
+"""The benchmarks' derived quantities, checked against the runs they stand in for (simulated backend)."""
+
+import pyarrow.parquet as pq
+
+from adaptive_batch import RunConfig, run
+from adaptive_batch.report import load_run
+from benchmarks.uniform_first_pass import uniform_curve
+
+
+def _run(path, tmp_path, name, method, budget, **schedule):
+    return run(RunConfig.from_dict({
+        "data": {"path": str(path)},
+        "backend": {"name": "simulated"},
+        "retrieval": {"embedder": "hashing"},
+        "schedule": {"method": method, "budget": budget, "warmup": 2, **schedule},
+        "output_dir": str(tmp_path / name),
+    }))
+
+
+def test_uniform_best_of_n_from_an_elimination_run_capped_at_n(synthetic, tmp_path):
+    # What benchmarks/uniform_first_pass.py relies on: capped elimination draws uniform's samples
+    # up to each query's first pass, so uniform's coverage curve follows from the first passes.
+    path, n = synthetic(80, seed=3), 6
+    uniform = load_run(_run(path, tmp_path, "uniform", "uniform", n).run_dir)
+    capped = _run(path, tmp_path, "capped", "elimination", n, max_per_query=n)
+    samples = pq.read_table(capped.run_dir / "samples.parquet").to_pylist()
+    derived = uniform_curve(samples, 80, n)["curve"]
+    assert len(samples) < n * 80  # some queries stopped at their first pass: the saving is real
+    assert derived["coverage"] == [0.0] + uniform.curve["coverage"]
+    drawn = {(s["query_id"], s["sample_index"]): s["text"] for s in samples}
+    same = [drawn[(s["query_id"], s["sample_index"])] == s["text"]
+            for s in uniform.samples if (s["query_id"], s["sample_index"]) in drawn]
+    assert len(same) == len(samples) and all(same)
+    # Prompt tokens are exact; uniform's total tokens differ only by the estimated generated ones.
+    prompt_only = [t - g for t, g in zip(derived["total_tokens"], derived["generated_tokens"])]
+    actual = [t - g for t, g in zip(uniform.curve["total_tokens"], uniform.curve["generated_tokens"])]
+    assert [round(v, 6) for v in prompt_only[1:]] == [round(v, 6) for v in actual]
