@@ -5,7 +5,8 @@ model's weights to produce one token. Here up to ``parallel`` samples advance to
 each per ``llama_decode`` call, so the weights are read once per step for all of them; the
 prompts' longest common prefix (the instruction and the generic examples) is evaluated once, its
 KV cache entries shared by every sequence in the wave (a token of a batch may belong to several
-sequences), and the samples of one prompt share the whole prompt. Written against llama-cpp-python's low-level bindings.
+sequences), and the samples of one prompt share the whole prompt. Written against
+llama-cpp-python's low-level bindings.
 
 Determinism: a sample is a function of its prompt, its seed and the other prompts of its wave
 (llama.cpp's arithmetic for a token can depend on how its batch was formed). Identical runs and
