@@ -27,9 +27,9 @@ from adaptive_batch import RunConfig, run
 from adaptive_batch.backends.activity import EngineActivity
 
 
-def _measure(raw: dict, name: str, runs_dir: Path, **shared) -> dict:
+def _measure(raw: dict, name: str, runs_dir: Path, continuous_first: bool = False, **shared) -> dict:
     out = {}
-    for continuous in (False, True):
+    for continuous in ((True, False) if continuous_first else (False, True)):
         mode = "continuous" if continuous else "rounds"
         directory = runs_dir / f"{name}-{mode}"
         if "backend" in shared:  # one loaded model for both runs: each run gets its own meter
@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real-dataset", default=None)
     parser.add_argument("--real-limit", type=int, default=50)
     parser.add_argument("--real-budget", type=float, default=4)
+    parser.add_argument("--real-repeats", type=int, default=1,
+                        help="measure the real pair this many times, alternating which mode runs first")
     parser.add_argument("--runs-dir", default="runs/engine-idle")
     parser.add_argument("--out", default="benchmarks/results/engine-idle.json")
     args = parser.parse_args(argv)
@@ -88,10 +90,13 @@ def main(argv: list[str] | None = None) -> int:
         from retrieval import create_embedder
 
         backend, embedder = create_backend(), create_embedder("sentence-transformers")
-        report["engines"]["llamacpp-default-model"] = _measure({
-            "data": {"path": args.real_dataset, "limit": args.real_limit},
-            "schedule": {"budget": args.real_budget, "warmup": 2},
-        }, "llamacpp", runs, embedder=embedder, backend=backend)
+        for repeat in range(args.real_repeats):
+            key = "llamacpp-default-model" + (f" (repeat {repeat + 1}, "
+                                              f"{'continuous' if repeat % 2 else 'rounds'} first)" if repeat else "")
+            report["engines"][key] = _measure({
+                "data": {"path": args.real_dataset, "limit": args.real_limit},
+                "schedule": {"budget": args.real_budget, "warmup": 2},
+            }, "llamacpp", runs, continuous_first=bool(repeat % 2), embedder=embedder, backend=backend)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     return 0
