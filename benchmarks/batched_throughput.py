@@ -11,8 +11,8 @@ default model with all cores; each measurement runs after one untimed warm-up ca
 
 Where the time goes: each backend also runs the same requests with ``max_tokens=1``, which is
 the prompt work alone (evaluating each question after the shared prefix, and one sampled token).
-Batching speeds up the decoding steps, not that prompt work (already a matrix product on either
-side), so ``seq_total / batched_prompt_only`` bounds what batching can reach on these prompts.
+Batching helps the decoding steps most; the prompt work is a matrix product on either side and
+gains little, so ``seq_total / batched_prompt_only`` bounds what batching can reach on these prompts.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ def uniform_curve(samples: list[dict], n_queries: int, n: int) -> dict:
         curve["total_tokens"].append(round(float(gen + x * sum(prompt) / n_queries), 3))
         curve["coverage"].append(float((first < x).sum() / n_queries))
     return {"curve": curve, "estimated_generated_share": round(float(estimated.sum() / generated.sum()), 4),
-            "samples_drawn": len([s for s in samples if s["error"] is None])}
+            "samples_drawn": sum(len(rows) for rows in by_query.values())}
 
 
 def main(argv: list[str] | None = None) -> int:

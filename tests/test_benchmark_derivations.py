@@ -1,7 +1,5 @@
 """The benchmarks' derived quantities, checked against the runs they stand in for (simulated backend)."""
 
-import pyarrow.parquet as pq
-
 from adaptive_batch import RunConfig, run
 from adaptive_batch.report import load_run
 from benchmarks.uniform_first_pass import uniform_curve
@@ -22,8 +20,7 @@ def test_uniform_best_of_n_from_an_elimination_run_capped_at_n(synthetic, tmp_pa
     # up to each query's first pass, so uniform's coverage curve follows from the first passes.
     path, n = synthetic(80, seed=3), 6
     uniform = load_run(_run(path, tmp_path, "uniform", "uniform", n).run_dir)
-    capped = _run(path, tmp_path, "capped", "elimination", n, max_per_query=n)
-    samples = pq.read_table(capped.run_dir / "samples.parquet").to_pylist()
+    samples = load_run(_run(path, tmp_path, "capped", "elimination", n, max_per_query=n).run_dir).samples
     derived = uniform_curve(samples, 80, n)["curve"]
     assert len(samples) < n * 80  # some queries stopped at their first pass: the saving is real
     assert derived["coverage"] == [0.0] + uniform.curve["coverage"]
