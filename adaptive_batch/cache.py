@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
@@ -16,10 +17,25 @@ from .records import Completion, GenerationRequest
 
 
 def request_key(model_id: str, request: GenerationRequest, index: int) -> str:
-    payload = json.dumps(
-        [model_id, request.prompt, request.params.__dict__, request.seed, index], sort_keys=True, default=list
-    )
+    """The cache key of one sample: a hash of the JSON list [model, prompt, params, seed, index]."""
+    if isinstance(request.prompt, str) and type(request.seed) is int:
+        # The same text json.dumps writes for the whole list, built from its parts: a large run
+        # keys millions of samples, and json.dumps with options builds a new encoder per call.
+        payload = (f"[{_dumps(model_id)}, {_dumps(request.prompt)}, {_params_json(request.params)}, "
+                   f"{request.seed}, {int(index)}]")
+    else:
+        payload = json.dumps(
+            [model_id, request.prompt, request.params.__dict__, request.seed, index], sort_keys=True, default=list
+        )
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+_dumps = json.JSONEncoder().encode
+
+
+@lru_cache(maxsize=64)
+def _params_json(params) -> str:
+    return json.dumps(params.__dict__, sort_keys=True, default=list)
 
 
 class ResponseCache:

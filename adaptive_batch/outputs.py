@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -66,6 +67,7 @@ def write_outputs(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    tables_started = time.perf_counter()
     rows = (
         {
             "id": q.id,
@@ -83,8 +85,12 @@ def write_outputs(
     )
     _write_tables(pa, pq, run_dir / f"{RESULTS_NAME}.parquet", _results_schema(pa), _chunks(rows),
                   jsonl=run_dir / f"{RESULTS_NAME}.jsonl")
-    _write_tables(pa, pq, run_dir / SAMPLES_PARQUET, _samples_schema(pa), _log_rounds(run_dir / "samples.jsonl"))
+    samples_schema = _samples_schema(pa)
+    _write_tables(pa, pq, run_dir / SAMPLES_PARQUET, samples_schema,
+                  _log_rounds(pa, run_dir / "samples.jsonl", samples_schema))
 
+    tables_s = time.perf_counter() - tables_started
+    timings, wall_s = {**timings, "outputs": tables_s}, wall_s + tables_s
     n = len(state.queries)
     resolved = state.resolved_count
     verification = getattr(verifier, "label", config.verifier.name)
@@ -199,43 +205,80 @@ def _chunks(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
 
 
 LOG_CHUNK_ROWS = 20_000
+_LOG_READ_BYTES = 64 << 20
 
 
-def _log_rounds(log_path: Path) -> Iterator[list[dict[str, Any]]]:
-    """The sample log, a round at a time (rounds are appended whole), each sorted by query id."""
+def _log_rounds(pa, log_path: Path, schema) -> Iterator[Any]:
+    """The sample log as tables of whole rounds (small ones merged), each sorted by query id.
+
+    Rounds are appended to the log whole; a table ends at the first round change after
+    ``LOG_CHUNK_ROWS`` rows, so that continuous runs, which log many tiny batches, make few tables.
+    """
+    import numpy as np
+
     if not log_path.exists():  # round 0 failed before anything was logged
         return
-    current: list[dict[str, Any]] = []
-    with open(log_path, encoding="utf-8") as handle:
-        for line in handle:
-            sample = json.loads(line)
-            sample.setdefault("score", None)  # logs written before these fields existed
-            sample.setdefault("detail", None)
-            sample.setdefault("engine", "main")
-            # Whole rounds per chunk, small ones merged (continuous runs log many tiny batches).
-            if len(current) >= LOG_CHUNK_ROWS and sample["round"] != current[-1]["round"]:
-                yield sorted(current, key=_log_order)
-                current = []
-            current.append(sample)
-    if current:
-        yield sorted(current, key=_log_order)
+    pending = None
+    for table in _read_log(pa, log_path, schema):
+        pending = table if pending is None else pa.concat_tables([pending, table])
+        rounds = pending.column("round").to_numpy()
+        changes = np.flatnonzero(rounds[1:] != rounds[:-1]) + 1
+        start = 0
+        while True:
+            at = int(np.searchsorted(changes, start + LOG_CHUNK_ROWS))
+            if at == len(changes):
+                break
+            yield _log_order(pending.slice(start, int(changes[at]) - start))
+            start = int(changes[at])
+        pending = pending.slice(start)
+    if pending is not None and pending.num_rows:
+        yield _log_order(pending)
 
 
-def _log_order(record: dict[str, Any]) -> tuple:
-    return record["round"], record["query_id"], record["sample_index"]
+def _log_order(table):
+    return table.sort_by([("round", "ascending"), ("query_id", "ascending"), ("sample_index", "ascending")])
 
 
-def _write_tables(pa, pq, path: Path, schema, chunks: Iterator[list[dict[str, Any]]],
-                  jsonl: Optional[Path] = None) -> None:
-    """Write the chunks as one Parquet file (and JSONL beside it), each replaced atomically."""
+def _read_log(pa, log_path: Path, schema) -> Iterator[Any]:
+    """The JSONL log parsed by Arrow in pieces of whole lines (a multi-GB log never sits in memory)."""
+    import pyarrow.compute as pc
+    import pyarrow.json as pj
+
+    options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    rest = b""
+    with open(log_path, "rb") as handle:
+        while True:
+            data = handle.read(_LOG_READ_BYTES)
+            if not data:
+                break  # a torn last line (a kill mid-write) is not a sample
+            data = rest + data
+            end = data.rfind(b"\n") + 1
+            block, rest = data[:end], data[end:]
+            if not block:
+                continue
+            try:
+                table = pj.read_json(pa.BufferReader(block), pj.ReadOptions(block_size=16 << 20), options)
+            except pa.ArrowInvalid:  # a line longer than a parse block: parse the piece as one block
+                table = pj.read_json(pa.BufferReader(block), pj.ReadOptions(block_size=len(block) + 1), options)
+            # Logs written before the engine field existed were all on the main engine.
+            table = table.set_column(table.schema.get_field_index("engine"), "engine",
+                                     pc.fill_null(table.column("engine"), "main"))
+            yield table.select(schema.names).cast(schema)
+
+
+def _write_tables(pa, pq, path: Path, schema, chunks: Iterator[Any], jsonl: Optional[Path] = None) -> None:
+    """Write the chunks (Arrow tables or lists of rows) as one Parquet file, and JSONL beside it,
+    each replaced atomically."""
     def write(tmp: Path) -> None:
         lines = open(jsonl.with_name(jsonl.name + ".tmp"), "w", encoding="utf-8") if jsonl else None
         try:
             with pq.ParquetWriter(tmp, schema) as writer:
                 for chunk in chunks:
-                    writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+                    table = chunk if isinstance(chunk, pa.Table) else pa.Table.from_pylist(chunk, schema=schema)
+                    writer.write_table(table)
                     if lines:
-                        lines.write("".join(json.dumps(r) + "\n" for r in chunk))
+                        rows = chunk if isinstance(chunk, list) else table.to_pylist()
+                        lines.write("".join(json.dumps(r) + "\n" for r in rows))
         finally:
             if lines:
                 lines.close()

@@ -18,6 +18,8 @@ from .errors import ResumeMismatchError, UserError
 from .records import SampleRecord
 
 LOG_NAME = "samples.jsonl"
+# One encoder for every record: json.dumps with an option builds a new one per call.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
 MANIFEST_NAME = "run.json"
 
 
@@ -44,7 +46,7 @@ class SampleLog:
 
     def append(self, records: Iterable[SampleRecord]) -> None:
         """Append one round's records and fsync; all of them are on disk, or none."""
-        data = "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in records).encode("utf-8")
+        data = "".join(_encode(r.to_json()) + "\n" for r in records).encode("utf-8")
         if not data:
             return
         if self._fd is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -133,6 +134,11 @@ def run(
                               schedule.stop_confidence, schedule.warmup, cap)
 
     status = "complete"
+    # Automatic collection off for the run: RoundExecutor.execute collects each round's own
+    # garbage and freezes what outlives it.
+    collecting = gc.isenabled()
+    gc.disable()
+    gc.freeze()
     try:
         if schedule.continuous:
             from phases.continuous import ContinuousPlanner
@@ -157,6 +163,9 @@ def run(
             pass
         raise
     finally:
+        gc.unfreeze()
+        if collecting:
+            gc.enable()
         log.close()
         if executor.cache:
             executor.cache.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Callable, NamedTuple, Optional, Sequence
 
 from adaptive_batch.records import Query, SampleRecord
 from retrieval.pool import Demonstration
@@ -24,9 +24,10 @@ def tie_break_rank(run_seed: int, query_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(f"rank\x1f{run_seed}\x1f{query_id}".encode(), digest_size=8).digest(), "big")
 
 
-@dataclass(frozen=True)
-class Assignment:
-    """One sample to draw in a round: which query, which of its samples, and with what context."""
+class Assignment(NamedTuple):
+    """One sample to draw in a round: which query, which of its samples, and with what context.
+
+    A tuple, not a dataclass: a large run makes millions of them."""
 
     position: int
     sample_index: int

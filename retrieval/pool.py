@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from .index import VectorIndex
+from .index import EXACT_SEARCH_LIMIT, ClusteredIndex, VectorIndex
+
+# Large runs keep each query's nearest questions (resolved or not) from one search; a round then
+# only looks up which of them are resolved by now.
+CANDIDATES = 32
 
 
-@dataclass(frozen=True)
-class Demonstration:
+class Demonstration(NamedTuple):
+    # A tuple, not a dataclass: a large run builds tens of millions of them.
     query_id: str
     question: str
     response: str
@@ -19,17 +22,40 @@ class Demonstration:
 
 
 class DemonstrationPool:
-    """Questions are embedded once, up front; a query enters the index when it is resolved.
+    """Questions are embedded once, up front; a query joins the pool when it is resolved.
 
     ``embeddings`` holds one normalised row per query of the run, in query order.
+
+    Up to ``exact_limit`` queries every round searches the pool exactly. Above it, a
+    ``ClusteredIndex`` over all the run's questions is searched once per query for its
+    ``CANDIDATES`` nearest questions, and each round takes the first resolved ones among them. That
+    is the same answer as searching the resolved queries of the probed lists every round: a
+    resolved query outside the candidates is less similar than all of them. Only a query with
+    fewer than k resolved candidates is searched again, restricted to the resolved queries.
     """
 
-    def __init__(self, ids: Sequence[str], questions: Sequence[str], embeddings: np.ndarray):
+    def __init__(self, ids: Sequence[str], questions: Sequence[str], embeddings: np.ndarray,
+                 exact_limit: int = EXACT_SEARCH_LIMIT):
         self._ids = list(ids)
         self._questions = list(questions)
         self._embeddings = embeddings
-        self._index = VectorIndex(embeddings.shape[1], capacity=len(self._ids), training=embeddings)
         self._responses: dict[int, str] = {}
+        self._resolved = np.zeros(len(self._ids), dtype=bool)
+        self._index: VectorIndex | None = None
+        self._clustered: ClusteredIndex | None = None
+        if len(self._ids) > exact_limit:
+            self._clustered = ClusteredIndex(embeddings)
+            width = min(CANDIDATES + 1, len(self._ids))  # + 1: a query finds itself
+            self._listed = np.zeros(len(self._ids), dtype=bool)
+            self._candidate_ids = np.full((len(self._ids), width), -1, dtype=np.int32)
+            self._candidate_scores = np.zeros((len(self._ids), width), dtype=np.float32)
+        else:
+            self._index = VectorIndex(embeddings.shape[1])
+        self.searches = 0  # index searches so far (queries searched), for the scale benchmark
+
+    @property
+    def index_kind(self) -> str:
+        return self._clustered.kind if self._clustered is not None else "exact"
 
     def __len__(self) -> int:
         return len(self._responses)
@@ -43,7 +69,9 @@ class DemonstrationPool:
         new = sorted({p for p in positions if p not in self._responses})
         if new:
             rows = np.asarray(new, dtype=np.int64)
-            self._index.add(rows, self._embeddings[rows])
+            if self._index is not None:
+                self._index.add(rows, self._embeddings[rows])
+            self._resolved[rows] = True
         for position, response in zip(positions, responses):
             self._responses[position] = response
 
@@ -60,19 +88,55 @@ class DemonstrationPool:
         if not self._responses or not len(positions):
             return [[] for _ in positions]
         rows = np.asarray(positions, dtype=np.int64)
-        scores, ids = self._index.search(self._embeddings[rows], k + 1)
-        out = []
-        for position, row_scores, row_ids in zip(positions, scores, ids):
-            found = [
-                self._demo(int(i), float(s))
-                for s, i in zip(row_scores, row_ids)
-                if i >= 0 and int(i) != position and s >= min_similarity
-            ][:k]
-            out.append(found[::-1])
+        if self._index is not None:
+            self.searches += len(rows)
+            scores, ids = self._index.search(self._embeddings[rows], k + 1)
+        else:
+            scores, ids = self._from_candidates(rows, k, min_similarity)
+        return self._demonstrations(rows, scores, ids, k, min_similarity)
+
+    def _usable(self, rows: np.ndarray, scores: np.ndarray, ids: np.ndarray, min_similarity: float) -> np.ndarray:
+        """Which neighbours may be shown: resolved, similar enough, and not the query itself."""
+        return (ids >= 0) & self._resolved[np.maximum(ids, 0)] & (ids != rows[:, None]) & (scores >= min_similarity)
+
+    def _from_candidates(self, rows: np.ndarray, k: int, min_similarity: float) -> tuple[np.ndarray, np.ndarray]:
+        new = np.unique(rows[~self._listed[rows]])
+        if new.size:
+            self.searches += new.size
+            scores, ids = self._clustered.search(self._embeddings[new], self._candidate_ids.shape[1])
+            self._candidate_scores[new], self._candidate_ids[new] = scores, ids
+            self._listed[new] = True
+        scores, ids = self._candidate_scores[rows], self._candidate_ids[rows]
+        usable = self._usable(rows, scores, ids, min_similarity)
+        # Too few resolved candidates, and the list may not have ended: more lie beyond it.
+        short = (usable.sum(axis=1) < k) & (ids[:, -1] >= 0) & (scores[:, -1] >= min_similarity)
+        if short.any():
+            self.searches += int(short.sum())
+            again = rows[short]
+            found_scores, found_ids = self._clustered.search(self._embeddings[again], k + 1, allowed=self._resolved)
+            width = max(ids.shape[1], k + 1)
+            scores, ids = _widen(scores, width, 0.0), _widen(ids, width, -1)
+            scores[short], ids[short] = _widen(found_scores, width, 0.0), _widen(found_ids, width, -1)
+        return scores, ids
+
+    def _demonstrations(self, rows: np.ndarray, scores: np.ndarray, ids: np.ndarray, k: int,
+                        min_similarity: float) -> list[list[Demonstration]]:
+        usable = self._usable(rows, scores, ids, min_similarity)
+        chosen = usable & (np.cumsum(usable, axis=1) <= k)  # the k best usable, in score order
+        counts = chosen.sum(axis=1).tolist()
+        picked_ids = ids[chosen].tolist()
+        picked_scores = scores[chosen].tolist()
+        demo = self._demo
+        out, start = [], 0
+        for count in counts:
+            end = start + count
+            out.append([demo(i, s) for i, s in zip(picked_ids[start:end][::-1], picked_scores[start:end][::-1])])
+            start = end
         return out
 
     def random(self, position: int, k: int, rng: np.random.Generator) -> list[Demonstration]:
-        candidates = sorted(p for p in self._responses if p != position)
+        candidates = np.flatnonzero(self._resolved)
+        candidates = candidates[candidates != position].tolist()
         if not candidates:
             return []
         chosen = rng.choice(len(candidates), size=min(k, len(candidates)), replace=False)
@@ -81,3 +145,11 @@ class DemonstrationPool:
 
     def _demo(self, position: int, similarity: float) -> Demonstration:
         return Demonstration(self._ids[position], self._questions[position], self._responses[position], similarity)
+
+
+def _widen(array: np.ndarray, width: int, fill) -> np.ndarray:
+    if array.shape[1] >= width:
+        return array
+    out = np.full((array.shape[0], width), fill, dtype=array.dtype)
+    out[:, : array.shape[1]] = array
+    return out

@@ -161,3 +161,20 @@ def test_every_extractor_is_registered_by_name():
     from adaptive_batch.registry import extractors
 
     assert {"expression", "last_number", "gsm8k", "boxed", "choice"} <= set(extractors.names())
+
+
+def test_flat_arithmetic_shortcut_agrees_with_the_ast_on_random_expressions():
+    """Bracket-free expressions skip the AST; on any string both ways must give the same value."""
+    import random
+
+    from adaptive_batch.verifiers import extractors
+
+    rng = random.Random(0)
+    pieces = ["0", "1", "7", "12", "05", "3.5", "0.25", "99999999999999999", "1e3", ".5", "2.",
+              " ", "  ", "\t", "\n", "+", "-", "--", "*", "/", "**", "//", "(", ")"]
+    flat = 0
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 9)))
+        flat += bool(extractors._FLAT.fullmatch(text))
+        assert extractors.evaluate_arithmetic(text) == extractors.evaluate_arithmetic_ast(text), repr(text)
+    assert flat > 1000  # the shortcut was exercised, not only the AST

@@ -141,3 +141,17 @@ def test_a_prompt_too_long_for_the_context_is_a_per_query_error_and_the_run_goes
     assert rows["huge"]["error"].startswith("prompt too long") and not rows["huge"]["resolved"]
     assert all(rows[r["id"]]["error"] is None for r in records[:3])
     assert result.summary["errors"] == 1 and result.summary["samples"] == sum(rows[i]["samples"] for i in rows if i != "huge")
+
+
+def test_cache_key_is_the_hash_of_the_whole_request_as_json():
+    """Keys stay those of earlier versions, so a response cache built by them keeps answering."""
+    import hashlib
+
+    from adaptive_batch.cache import request_key
+    from adaptive_batch.records import GenerationRequest, SamplingParams
+
+    params = SamplingParams(0.7, 0.95, 40, 128, ("\n\n", "Question:"))
+    for prompt in ("Q: 2 + 2?\nA: ü \"quoted\"\n", ({"role": "user", "content": "2 + 2?"},)):
+        request = GenerationRequest(prompt=prompt, params=params, seed=12345)
+        payload = json.dumps(["llama.cpp:gemma", prompt, params.__dict__, 12345, 3], sort_keys=True, default=list)
+        assert request_key("llama.cpp:gemma", request, 3) == hashlib.sha256(payload.encode()).hexdigest()

@@ -213,3 +213,26 @@ def test_learn_then_run_with_the_allocator(synthetic, tmp_path):
     per_query = Counter(r["query_id"] for r in warmup)
     assert len(warmup) <= 2 * 60 and len(set(per_query.values())) > 1  # not uniform any more
     assert result.summary["samples"] <= 4 * 60
+
+
+@pytest.mark.parametrize("demo_mode", ["add", "replace"])
+@pytest.mark.parametrize("style", ["completion", "chat"])
+def test_prompt_for_renders_what_build_renders(style, demo_mode, tmp_path):
+    """The cached rendering of demonstrations gives the prompt the plain builder gives."""
+    from adaptive_batch.config import PromptConfig
+    from adaptive_batch.prompts import PromptBuilder
+    from adaptive_batch.verifiers.extractors import extract_expression
+    from retrieval import Demonstration
+
+    template = tmp_path / "t.txt"
+    template.write_text("Solve.\n{examples}Q: {question}\nA:")
+    demos = (Demonstration("a", " Ann has 3 cats and 4 dogs. How many pets? ", "3 + 4 = 7\nmore", 0.4),
+             Demonstration("b", "Bo has {question} 9 pens, loses 2.", "Dan - $ 9 - $ 2", 0.8))
+    for template_path in (None, str(template)):
+        if template_path and style == "chat":
+            continue
+        builder = PromptBuilder(PromptConfig(style=style, demo_mode=demo_mode, template=template_path),
+                                canonical=extract_expression.canonical)
+        for shown in ((), demos, demos[:1], demos):  # twice: the second time from the cache
+            question = "  How many apples are left?  "
+            assert builder.prompt_for(question, shown) == builder.build(question, builder.demonstration_examples(shown))

@@ -65,10 +65,30 @@ class PromptBuilder:
         self.generic = tuple(Example(q, a) for q, a in GENERIC_EXAMPLES)
         # A resolved query is shown to many others: clean its response once, not per prompt.
         self._shown = lru_cache(maxsize=200_000)(self._show)
+        self._rendered_demo = lru_cache(maxsize=200_000)(self._render_demo)
+        self._rendered_generic = "".join(EXAMPLE_FORMAT.format(question=s.question, answer=s.answer)
+                                         for s in self.generic)
 
     def _show(self, response: str) -> str:
         shown = self.canonical(response) if self.canonical else None
         return shown or first_line(response)
+
+    def _render_demo(self, question: str, response: str) -> str:
+        return EXAMPLE_FORMAT.format(question=question.strip(), answer=self._shown(response))
+
+    def prompt_for(self, question: str, demos: Sequence = ()) -> Union[str, tuple[Message, ...]]:
+        """``build(question, demonstration_examples(demos))``, with each demonstration rendered once.
+
+        A large run builds millions of prompts from the same few resolved queries.
+        """
+        if self.style != "completion":
+            return self.build(question, self.demonstration_examples(demos))
+        if not demos:
+            rendered = self._rendered_generic
+        else:
+            shown = "".join([self._rendered_demo(d.question, d.response) for d in demos])
+            rendered = shown if self.demo_mode == "replace" else self._rendered_generic + shown
+        return self.template.replace("{examples}", rendered).replace("{question}", question.strip())
 
     def demonstration_examples(self, demos: Sequence) -> list[Example]:
         """Retrieved demonstrations as examples: the question, and the response as verified."""

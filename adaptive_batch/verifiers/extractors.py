@@ -30,8 +30,58 @@ def _normalise(text: str) -> str:
     return text.replace("×", "*").replace("÷", "/").replace("−", "-").replace("–", "-").replace("$", "")
 
 
+# The shape most answers take, numbers joined by operators without brackets, is evaluated without
+# building an AST: a large run verifies millions of samples. Anything else goes through ``ast``.
+_FLAT_NUMBER = r"-?(?:0|[1-9]\d*)(?:\.\d+)?"
+_FLAT = re.compile(rf"\s*{_FLAT_NUMBER}(?:[ \t]*[-+*/][ \t]*{_FLAT_NUMBER})*\s*")
+_FLAT_TOKEN = re.compile(r"(\d+(?:\.\d+)?)|([-+*/])")
+_HAS_DIGIT = re.compile(r"\d")
+
+
+def _evaluate_flat(expression: str) -> Optional[float]:
+    """``evaluate_arithmetic`` of a bracket-free expression: the AST's precedence, order and checks."""
+    values: list[float] = []
+    operators: list[str] = []
+    negative = False
+    for number, op in _FLAT_TOKEN.findall(expression):
+        if number:
+            values.append(-float(number) if negative else float(number))
+            negative = False
+        elif len(values) == len(operators):  # an operand was due: this is its sign
+            negative = True
+        else:
+            operators.append(op)
+    total, term, additive = 0.0, values[0], ""
+    for op, value in zip(operators, values[1:]):
+        if op in "*/":
+            if op == "/" and value == 0:
+                return None
+            term = term / value if op == "/" else term * value
+            if abs(term) > _MAX_MAGNITUDE:
+                return None
+            continue
+        if additive:
+            total = total + term if additive == "+" else total - term
+            if abs(total) > _MAX_MAGNITUDE:
+                return None
+        else:
+            total = term
+        additive, term = op, value
+    if not additive:
+        return term
+    total = total + term if additive == "+" else total - term
+    return None if abs(total) > _MAX_MAGNITUDE else total
+
+
 def evaluate_arithmetic(expression: str) -> Optional[float]:
     """Value of + - * / arithmetic on numbers, through the AST (never ``eval``); None if invalid."""
+    if _FLAT.fullmatch(expression):
+        return _evaluate_flat(expression)
+    return evaluate_arithmetic_ast(expression)
+
+
+def evaluate_arithmetic_ast(expression: str) -> Optional[float]:
+    """``evaluate_arithmetic`` for any expression, by walking its Python AST."""
     try:
         tree = ast.parse(expression.strip(), mode="eval")
     except (SyntaxError, ValueError):
@@ -72,7 +122,7 @@ def find_expression(text: str) -> Optional[tuple[str, float]]:
     for chunk in (_first_line(text), text):
         for run in _EXPRESSION_RUN.findall(_normalise(chunk)):
             candidate = _balance(run)
-            if not re.search(r"\d", candidate):
+            if not _HAS_DIGIT.search(candidate):
                 continue
             value = evaluate_arithmetic(candidate)
             if value is not None:
