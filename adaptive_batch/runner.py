@@ -38,6 +38,10 @@ def run(
     log is resumed: logged samples are replayed, not generated again. ``should_stop`` is asked
     between rounds; when it says so the run writes what it has and returns with status
     "interrupted" (the CLI's Ctrl-C).
+
+    Python's automatic garbage collection is paused while the run lasts (process-wide): each
+    round collects its own garbage instead (see ``RoundExecutor.execute``), and the previous
+    setting is restored on return.
     """
     # Imported here: torch, faiss and llama.cpp load only when a run starts.
     from phases import METHODS, RunState, calibrated_cap, total_budget, uniform_targets

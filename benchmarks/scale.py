@@ -4,8 +4,9 @@
 
 The backend is the documented simulator (``adaptive_batch/backends/simulated.py``: each query
 has a latent success probability, raised by demonstrations of its own topic), so what is timed is
-everything except generation: planning rounds, FAISS retrieval (exact up to 50k queries, HNSW
-above), verification, the durable log, and writing the Parquet tables. The embedder is the
+everything except generation: planning rounds, FAISS retrieval (exact up to 50k queries; above,
+candidate lists from one IVF index of all the questions, see ``retrieval/pool.py``), building
+prompts, verification, the durable log, and writing the Parquet tables. The embedder is the
 hashing embedder (MiniLM on a million questions would time the embedder, not the tool). Each size
 runs in its own process, so its peak memory (max RSS) is its own.
 """

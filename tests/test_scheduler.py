@@ -236,3 +236,18 @@ def test_prompt_for_renders_what_build_renders(style, demo_mode, tmp_path):
         for shown in ((), demos, demos[:1], demos):  # twice: the second time from the cache
             question = "  How many apples are left?  "
             assert builder.prompt_for(question, shown) == builder.build(question, builder.demonstration_examples(shown))
+
+
+def test_a_run_restores_the_garbage_collector_as_it_found_it(synthetic, tmp_path):
+    import gc
+
+    path = synthetic(30)
+    assert gc.isenabled()
+    run(config(path, tmp_path, name="on"))
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        run(config(path, tmp_path, name="off"))
+        assert not gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        gc.enable()
