@@ -46,7 +46,12 @@ bench-extra: setup
 		--dataset ../shared/datasets/svamp.jsonl --limit 50 --n 32 --seeds 0 1 2 \
 		--runs-dir runs/benchmark-first50 --merge-into benchmarks/results/compare-first50-3seeds-budget16.json \
 		--out benchmarks/results/compare-first50-3seeds-budget16-uniform32.json
+	$(PY) benchmarks/compare_methods.py --dataset ../shared/datasets/addsub.jsonl \
+		--dataset ../shared/datasets/svamp.jsonl --limit 50 --budget 16 --seeds 0 1 2 \
+		--methods elimination random-demos --runs-dir runs/benchmark-first50 \
+		--out benchmarks/results/compare-first50-3seeds-budget16-baselines.json
 	$(PY) benchmarks/compute_curves.py benchmarks/results/compare-first50-3seeds-budget16-uniform32.json \
+		benchmarks/results/compare-first50-3seeds-budget16-baselines.json \
 		--out benchmarks/results/compute-curves-first50-budget16.json --plots benchmarks/results/compute-curves-first50
 	$(PY) benchmarks/engine_idle.py --real-dataset ../shared/datasets/svamp.jsonl --real-limit 50
 	$(PY) benchmarks/overhead.py --dataset ../shared/datasets/svamp.jsonl --limit 100

@@ -118,16 +118,39 @@ def plot(name: str, data: dict, directory: Path, budget_marks: list[float]) -> P
     return path
 
 
+def merged(sources: list[str]) -> list[dict]:
+    """The result files, those with the same settings merged: a dataset's seed rows gather the
+    methods of every file (e.g. adaptive from one run of compare_methods, the baselines from
+    another, at the same budget and queries)."""
+    out: list[dict] = []
+    for source in sources:
+        loaded = json.loads(Path(source).read_text())
+        key = (loaded["settings"]["limit"], loaded["settings"]["budget"])
+        into = next((o for o in out if (o["settings"]["limit"], o["settings"]["budget"]) == key), None)
+        if into is None:
+            out.append(loaded)
+            continue
+        for name, dataset in loaded["datasets"].items():
+            if name not in into["datasets"]:
+                into["datasets"][name] = dataset
+                continue
+            rows = {row["seed"]: row for row in into["datasets"][name]["seeds"]}
+            for row in dataset["seeds"]:
+                for method in METHODS:
+                    if method in row and row["seed"] in rows:
+                        rows[row["seed"]].setdefault(method, row[method])
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("results", nargs="+", help="compare_methods.py result files")
+    parser.add_argument("results", nargs="+", help="compare_methods.py result files (same settings: merged)")
     parser.add_argument("--budgets", type=float, nargs="+", default=[2, 4, 6, 8, 12, 16])
     parser.add_argument("--out", default="benchmarks/results/compute-curves.json")
     parser.add_argument("--plots", default="benchmarks/results/compute-curves")
     args = parser.parse_args(argv)
     report: dict = {"sources": args.results, "datasets": {}}
-    for source in args.results:
-        loaded = json.loads(Path(source).read_text())
+    for loaded in merged(args.results):
         for name, dataset in loaded["datasets"].items():
             seeds = dataset["seeds"]
             methods = [m for m in METHODS if all(m in row for row in seeds)]
