@@ -138,8 +138,7 @@ def run(
                               schedule.stop_confidence, schedule.warmup, cap)
 
     status = "complete"
-    # Automatic collection off for the run: RoundExecutor.execute collects each round's own
-    # garbage and freezes what outlives it.
+    # See the docstring and RoundExecutor.execute.
     collecting = gc.isenabled()
     gc.disable()
     gc.freeze()

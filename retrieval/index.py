@@ -25,8 +25,6 @@ def _faiss():
 class VectorIndex:
     """Exact search (``IndexFlatIP``) over the vectors added so far, keyed by caller-chosen ids."""
 
-    kind = "exact"
-
     def __init__(self, dim: int):
         self._index = _faiss().IndexIDMap2(_faiss().IndexFlatIP(dim))
 
@@ -65,9 +63,6 @@ class ClusteredIndex:
         self._index.nprobe = IVF_PROBES
         self.kind = f"ivf{lists}"
         self._n = n
-
-    def __len__(self) -> int:
-        return self._n
 
     def search(self, vectors: np.ndarray, k: int, allowed: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids), each (n, k), best first; missing neighbours have id -1.

@@ -51,7 +51,7 @@ class DemonstrationPool:
             self._candidate_scores = np.zeros((len(self._ids), width), dtype=np.float32)
         else:
             self._index = VectorIndex(embeddings.shape[1])
-        self.searches = 0  # index searches so far (queries searched), for the scale benchmark
+        self.searches = 0  # queries searched in an index so far: a lookup in the candidates is not one
 
     @property
     def index_kind(self) -> str:
@@ -91,15 +91,17 @@ class DemonstrationPool:
         if self._index is not None:
             self.searches += len(rows)
             scores, ids = self._index.search(self._embeddings[rows], k + 1)
+            usable = self._usable(rows, scores, ids, min_similarity)
         else:
-            scores, ids = self._from_candidates(rows, k, min_similarity)
-        return self._demonstrations(rows, scores, ids, k, min_similarity)
+            scores, ids, usable = self._from_candidates(rows, k, min_similarity)
+        return self._demonstrations(scores, ids, usable, k)
 
     def _usable(self, rows: np.ndarray, scores: np.ndarray, ids: np.ndarray, min_similarity: float) -> np.ndarray:
         """Which neighbours may be shown: resolved, similar enough, and not the query itself."""
         return (ids >= 0) & self._resolved[np.maximum(ids, 0)] & (ids != rows[:, None]) & (scores >= min_similarity)
 
-    def _from_candidates(self, rows: np.ndarray, k: int, min_similarity: float) -> tuple[np.ndarray, np.ndarray]:
+    def _from_candidates(self, rows: np.ndarray, k: int, min_similarity: float) -> tuple[np.ndarray, ...]:
+        """(scores, ids, usable) of each row's neighbours: its candidates, or a new search if too few."""
         new = np.unique(rows[~self._listed[rows]])
         if new.size:
             self.searches += new.size
@@ -115,13 +117,12 @@ class DemonstrationPool:
             again = rows[short]
             found_scores, found_ids = self._clustered.search(self._embeddings[again], k + 1, allowed=self._resolved)
             width = max(ids.shape[1], k + 1)
-            scores, ids = _widen(scores, width, 0.0), _widen(ids, width, -1)
+            scores, ids, usable = _widen(scores, width, 0.0), _widen(ids, width, -1), _widen(usable, width, False)
             scores[short], ids[short] = _widen(found_scores, width, 0.0), _widen(found_ids, width, -1)
-        return scores, ids
+            usable[short] = self._usable(again, scores[short], ids[short], min_similarity)
+        return scores, ids, usable
 
-    def _demonstrations(self, rows: np.ndarray, scores: np.ndarray, ids: np.ndarray, k: int,
-                        min_similarity: float) -> list[list[Demonstration]]:
-        usable = self._usable(rows, scores, ids, min_similarity)
+    def _demonstrations(self, scores: np.ndarray, ids: np.ndarray, usable: np.ndarray, k: int) -> list[list[Demonstration]]:
         chosen = usable & (np.cumsum(usable, axis=1) <= k)  # the k best usable, in score order
         counts = chosen.sum(axis=1).tolist()
         picked_ids = ids[chosen].tolist()
