@@ -169,10 +169,17 @@ class RetrievalConfig(_FromDict):
     min_similarity: float = doc(
         0.35, "Retrieved demonstrations less similar than this (cosine) are not shown."
     )
+    rotate_among: int = doc(
+        0, "Rotate demonstrations: a query's first adaptive sample shows its k nearest, each later one k drawn "
+        "at random (seeded) among its this many nearest, so a retry is not shown what already failed "
+        "(0: always the k nearest; at most 32).",
+    )
 
     def __post_init__(self) -> None:
         _require(self.k >= 1, f"k must be >= 1, got {self.k}")
         _require(-1 <= self.min_similarity <= 1, f"min_similarity must be in [-1, 1], got {self.min_similarity}")
+        _require(self.rotate_among == 0 or self.k < self.rotate_among <= 32,
+                 f"rotate_among must be 0 (off) or in ({self.k}, 32] (more than k), got {self.rotate_among}")
 
 
 @dataclass(frozen=True)

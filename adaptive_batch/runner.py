@@ -44,7 +44,7 @@ def run(
     setting is restored on return.
     """
     # Imported here: torch, faiss and llama.cpp load only when a run starts.
-    from phases import METHODS, RunState, calibrated_cap, total_budget, uniform_targets
+    from phases import METHODS, DemonstrationChoice, RunState, calibrated_cap, total_budget, uniform_targets
     from retrieval import DemonstrationPool, create_embedder
 
     started = time.perf_counter()
@@ -137,6 +137,10 @@ def run(
         return calibrated_cap(verifier.success_lower_bound([s.votes[a] for a in s.top_answers()]),
                               schedule.stop_confidence, schedule.warmup, cap)
 
+    demonstrations = DemonstrationChoice(
+        pool, method.demonstrations, config.retrieval.k, config.retrieval.min_similarity,
+        config.retrieval.rotate_among, schedule.warmup, warmup_targets,
+    )
     status = "complete"
     # See the docstring and RoundExecutor.execute.
     collecting = gc.isenabled()
@@ -149,13 +153,12 @@ def run(
             from .continuous import run_continuous
 
             planner = ContinuousPlanner(
-                state, method, config.seed, cap, schedule.warmup, pool, config.retrieval.k,
-                config.retrieval.min_similarity, targets, warmup_targets,
+                state, method, config.seed, cap, schedule.warmup, demonstrations, targets, warmup_targets,
                 calibrated if schedule.stop_confidence is not None else None,
             )
             status = run_continuous(executor, planner, stopped)
         else:
-            status = _run_rounds(executor, state, method, config, cap, pool, targets, warmup_targets,
+            status = _run_rounds(executor, state, method, config, cap, demonstrations, targets, warmup_targets,
                                  calibrated if schedule.stop_confidence is not None else None, stopped)
     except AdaptiveBatchError as error:
         # Finished rounds are in the log; write the tables for them too, then report the error.
@@ -175,7 +178,7 @@ def run(
     return finish(status=status)
 
 
-def _run_rounds(executor, state, method, config: RunConfig, cap: int, pool, targets, warmup_targets,
+def _run_rounds(executor, state, method, config: RunConfig, cap: int, demonstrations, targets, warmup_targets,
                 calibrated, stopped) -> str:
     """Round mode: plan a round, run it whole, repeat. Deterministic given the seeds."""
     from phases import plan_adaptive_round, plan_warmup_round
@@ -195,10 +198,7 @@ def _run_rounds(executor, state, method, config: RunConfig, cap: int, pool, targ
             return "interrupted"
         query_caps = [calibrated(p) for p in range(len(state.status))] if calibrated else None
         with executor.timings.measure("retrieval"):
-            assignments = plan_adaptive_round(
-                state, method, config.seed, cap, pool, config.retrieval.k,
-                config.retrieval.min_similarity, targets, query_caps,
-            )
+            assignments = plan_adaptive_round(state, config.seed, cap, demonstrations, targets, query_caps)
         if not assignments:
             return "complete"
         executor.execute(phase, round_index, assignments)

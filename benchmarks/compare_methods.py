@@ -9,6 +9,9 @@ samples, equal generated tokens and equal total (prompt + generated) tokens.
     python benchmarks/compare_methods.py --dataset ../shared/datasets/addsub.jsonl \
         --dataset ../shared/datasets/svamp.jsonl --limit 200 --budget 6 --warmup 2 --seeds 0 1 2
 
+``--rotate-among M`` runs adaptive with rotating demonstrations (``retrieval.rotate_among``); its
+results are labelled ``adaptive-rotateM`` so they sit beside plain adaptive in ``compute_curves.py``.
+
 A shared response cache makes the base-prompt samples of elimination and of every warm-up
 free after uniform has drawn them (same prompt, same seed).
 """
@@ -59,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--demo-mode", default="add")
     parser.add_argument("--min-similarity", type=float, default=None)
+    parser.add_argument("--rotate-among", type=int, default=0,
+                        help="adaptive rotates its demonstrations among this many nearest (0: off)")
     parser.add_argument("--extractor", default="expression")
     parser.add_argument("--cache-dir", default=".cache/responses")
     parser.add_argument("--runs-dir", default="runs/benchmark")
@@ -68,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     backend = create_backend()
     embedder = create_embedder("sentence-transformers")
     retrieval = RetrievalConfig() if args.min_similarity is None else RetrievalConfig(min_similarity=args.min_similarity)
+    labels = {m: label(m, args.rotate_among) for m in args.methods}
     report: dict = {"settings": vars(args), "model": backend.model_id, "embedder": embedder.model_id, "datasets": {}}
     for dataset in args.dataset:
         name = Path(dataset).stem
@@ -76,20 +82,22 @@ def main(argv: list[str] | None = None) -> int:
             row: dict = {"seed": seed}
             for method in args.methods:
                 budget = args.uniform_budget if method == "uniform" else args.budget
+                name_of_run = labels[method]
                 config = RunConfig(
                     data=DataConfig(path=dataset, limit=args.limit),
                     schedule=ScheduleConfig(method=method, budget=budget, warmup=args.warmup),
-                    retrieval=retrieval,
+                    # Only the method it changes gets the rotation: the others' runs stay resumable.
+                    retrieval=replace(retrieval, rotate_among=args.rotate_among) if name_of_run != method else retrieval,
                     prompt=PromptConfig(demo_mode=args.demo_mode),
                     seed=seed,
                     cache_dir=args.cache_dir,
-                    output_dir=f"{args.runs_dir}/{name}-{method}-b{budget:g}-{args.demo_mode}-s{seed}",
+                    output_dir=f"{args.runs_dir}/{name}-{name_of_run}-b{budget:g}-{args.demo_mode}-s{seed}",
                 )
                 config = replace(config, verifier=replace(config.verifier, extractor=args.extractor))
                 started = time.time()
                 result = run(config, backend=backend, embedder=embedder)
                 curve = trajectory(result.run_dir)
-                row[method] = {
+                row[name_of_run] = {
                     "coverage": result.coverage,
                     "samples_per_query": result.summary["samples"] / result.summary["n_queries"],
                     "generated_tokens_per_query": curve["generated_tokens"][-1],
@@ -98,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
                     "wall_s": round(time.time() - started, 1),
                     "generated_now": result.summary["samples_generated"],
                 }
-                print(f"{name} seed={seed} {method}: coverage={result.coverage:.3f} "
-                      f"samples/q={row[method]['samples_per_query']:.2f} ({row[method]['wall_s']}s)", flush=True)
+                print(f"{name} seed={seed} {name_of_run}: coverage={result.coverage:.3f} "
+                      f"samples/q={row[name_of_run]['samples_per_query']:.2f} ({row[name_of_run]['wall_s']}s)",
+                      flush=True)
             uniform = row.get("uniform", {}).get("curve")
             if uniform:
                 row["uniform_at_equal"] = {
@@ -107,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                         for axis, key in (("samples", "samples_per_query"),
                                           ("generated_tokens", "generated_tokens_per_query"),
                                           ("total_tokens", "total_tokens_per_query"))}
-                    for m in args.methods if m != "uniform"
+                    for m in labels.values() if m != "uniform"
                 }
                 row["uniform_at_budget"] = coverage_at(uniform, "samples", args.budget)
             per_seed.append(row)
@@ -116,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
         print(json.dumps({name: report["datasets"][name]["mean"]}, indent=2), flush=True)
     return 0
+
+
+def label(method: str, rotate_among: int) -> str:
+    """The name a method's results go under: rotation changes only the nearest-demonstration method."""
+    return f"{method}-rotate{rotate_among}" if rotate_among and method == "adaptive" else method
 
 
 def _means(rows: list[dict], args) -> dict:
@@ -127,7 +141,7 @@ def _means(rows: list[dict], args) -> dict:
                 "sd": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0, "n": len(values)}
 
     out: dict = {}
-    for method in args.methods:
+    for method in (label(m, args.rotate_among) for m in args.methods):
         if method == "uniform":
             out["uniform@budget"] = mean_sd([r.get("uniform_at_budget") for r in rows])
             continue

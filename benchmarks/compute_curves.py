@@ -28,6 +28,13 @@ import numpy as np
 
 AXES = ("samples", "generated_tokens", "total_tokens")
 METHODS = ("uniform", "elimination", "random-demos", "adaptive")
+
+
+def methods_in(row: dict) -> list[str]:
+    """The methods a seed row holds results of: the standard ones in their order, then variants
+    such as ``adaptive-rotate8``."""
+    found = [key for key, value in row.items() if isinstance(value, dict) and "curve" in value]
+    return [m for m in METHODS if m in found] + sorted(m for m in found if m not in METHODS)
 T95 = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571}
 
 
@@ -136,8 +143,8 @@ def merged(sources: list[str]) -> list[dict]:
                 continue
             rows = {row["seed"]: row for row in into["datasets"][name]["seeds"]}
             for row in dataset["seeds"]:
-                for method in METHODS:
-                    if method in row and row["seed"] in rows:
+                for method in methods_in(row):
+                    if row["seed"] in rows:
                         rows[row["seed"]].setdefault(method, row[method])
     return out
 
@@ -153,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     for loaded in merged(args.results):
         for name, dataset in loaded["datasets"].items():
             seeds = dataset["seeds"]
-            methods = [m for m in METHODS if all(m in row for row in seeds)]
+            methods = [m for m in methods_in(seeds[0]) if all(m in row for row in seeds)]
             budgets = [b for b in args.budgets if b <= loaded["settings"]["budget"] + 1e-9]
             data = {
                 "seeds": len(seeds), "queries": loaded["settings"]["limit"],
@@ -167,14 +174,17 @@ def main(argv: list[str] | None = None) -> int:
                                       for m in methods if m != "uniform"},
                 "curves": {m: {axis: curves_on_grid(seeds, m, axis) for axis in AXES} for m in methods},
             }
-            best = max(budgets, key=lambda b: data["efficiency_factor"]["adaptive"][f"{b:g}"]["samples"]["mean"])
-            data["largest_adaptive_factor"] = {"budget": best, **data["efficiency_factor"]["adaptive"][f"{best:g}"]}
+            data["largest_factor"] = {}
+            for method, factors in data["efficiency_factor"].items():
+                best = max(budgets, key=lambda b: factors[f"{b:g}"]["samples"]["mean"])
+                f = data["largest_factor"][method] = {"budget": best, **factors[f"{best:g}"]}
+                print(f"{name}: largest {method} efficiency factor at B={best:g}: samples {f['samples']['mean']} "
+                      f"CI {f['samples']['ci95']}{' (censored: a lower bound)' if f['samples']['censored'] else ''}; "
+                      f"total tokens {f['total_tokens']['mean']} CI {f['total_tokens']['ci95']}")
+            if "adaptive" in data["largest_factor"]:
+                data["largest_adaptive_factor"] = data["largest_factor"]["adaptive"]
             data["plot"] = str(plot(name, data, Path(args.plots), budgets))
             report["datasets"][name] = data
-            f = data["largest_adaptive_factor"]
-            print(f"{name}: largest adaptive efficiency factor at B={best:g}: samples {f['samples']['mean']} "
-                  f"CI {f['samples']['ci95']}{' (censored: a lower bound)' if f['samples']['censored'] else ''}; "
-                  f"total tokens {f['total_tokens']['mean']} CI {f['total_tokens']['ci95']}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     return 0

@@ -29,12 +29,13 @@ def main(path: str) -> None:
               "| uniform at equal generated tokens | uniform at equal total tokens |")
         print("|---|---|---|---|---|---|---|")
         print(f"| {LABELS['uniform@budget']} | {fmt(mean['uniform@budget'])} | {report['settings']['budget']:g} | | | | |")
-        for method in ("elimination", "random-demos", "adaptive"):
-            row = mean.get(method)
+        for method in [m for m in ("elimination", "random-demos", "adaptive") if m in mean] + sorted(
+                m for m in mean if m not in LABELS):
+            row = mean[method]
             if not row:
                 continue
             eq = row.get("uniform_at_equal", {})
-            print(f"| {LABELS[method]} | {fmt(row['coverage'])} | {fmt(row['samples_per_query'])} | "
+            print(f"| {LABELS.get(method, method)} | {fmt(row['coverage'])} | {fmt(row['samples_per_query'])} | "
                   f"{fmt(row['total_tokens_per_query'])} | {fmt(eq.get('samples'))} | "
                   f"{fmt(eq.get('generated_tokens'))} | {fmt(eq.get('total_tokens'))} |")
 

@@ -1,6 +1,7 @@
 """The two phases of a run and the allocation methods that drive them."""
 
 from .adaptive import plan_adaptive_round
+from .demonstrations import DemonstrationChoice
 from .policies import METHODS, Method, calibrated_cap, choose_within_budget, total_budget, uniform_targets
 from .state import Assignment, QueryStatus, RunState, sample_seed
 from .warmup import plan_warmup_round
@@ -8,6 +9,7 @@ from .warmup import plan_warmup_round
 __all__ = [
     "METHODS",
     "Assignment",
+    "DemonstrationChoice",
     "Method",
     "QueryStatus",
     "RunState",

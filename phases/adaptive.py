@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from retrieval.pool import DemonstrationPool
-
-from .policies import Method, choose_within_budget
+from .demonstrations import DemonstrationChoice
+from .policies import choose_within_budget
 from .state import Assignment, RunState, sample_seed
 
 
 def plan_adaptive_round(
     state: RunState,
-    method: Method,
     run_seed: int,
     cap: int,
-    pool: DemonstrationPool | None,
-    k: int,
-    min_similarity: float,
+    demonstrations: DemonstrationChoice,
     targets: list[int] | None = None,
     query_caps: list[int] | None = None,
 ) -> list[Assignment]:
@@ -33,15 +27,7 @@ def plan_adaptive_round(
         candidates = [p for p, s in enumerate(state.status)
                       if state.active(p) and s.samples < (query_caps[p] if query_caps else cap)]
     chosen = choose_within_budget(state, candidates, run_seed)
-    nearest: list = [()] * len(chosen)
-    if pool is not None and method.demonstrations == "nearest":
-        nearest = pool.nearest_many(chosen, k, min_similarity)
-    assignments = []
-    for position, near in zip(chosen, nearest):
-        index = state.status[position].samples
-        seed = sample_seed(run_seed, state.queries[position].id, index)
-        demos: tuple = tuple(near)
-        if pool is not None and method.demonstrations == "random":
-            demos = tuple(pool.random(position, k, np.random.default_rng(seed)))
-        assignments.append(Assignment(position, index, seed, demos))
-    return assignments
+    indices = [state.status[p].samples for p in chosen]
+    seeds = [sample_seed(run_seed, state.queries[p].id, i) for p, i in zip(chosen, indices)]
+    demos = demonstrations.for_samples(chosen, indices, seeds)
+    return [Assignment(*fields) for fields in zip(chosen, indices, seeds, demos)]

@@ -17,8 +17,7 @@ from __future__ import annotations
 import heapq
 from typing import Callable, Optional
 
-import numpy as np
-
+from .demonstrations import DemonstrationChoice
 from .policies import Method
 from .state import Assignment, RunState, sample_seed, tie_break_rank
 
@@ -31,9 +30,7 @@ class ContinuousPlanner:
         run_seed: int,
         cap: int,
         warmup: int,
-        pool=None,
-        k: int = 3,
-        min_similarity: float = 0.0,
+        demonstrations: Optional[DemonstrationChoice] = None,
         targets: Optional[list[int]] = None,
         warmup_targets: Optional[list[int]] = None,
         cap_of: Optional[Callable[[int], int]] = None,
@@ -41,7 +38,7 @@ class ContinuousPlanner:
         """``targets``: best-of-N sample counts; ``warmup_targets``: a learned allocator's warm-up
         budgets; ``cap_of(position)``: calibrated stopping's per-query cap."""
         self.state, self.method, self.run_seed = state, method, run_seed
-        self.cap, self.warmup, self.pool, self.k, self.min_similarity = cap, warmup, pool, k, min_similarity
+        self.cap, self.warmup, self.demonstrations = cap, warmup, demonstrations
         self.targets, self.warmup_targets, self.cap_of = targets, warmup_targets, cap_of
         self.busy: set[int] = set()
         self._rank = [tie_break_rank(run_seed, q.id) for q in state.queries]
@@ -90,9 +87,6 @@ class ContinuousPlanner:
         index = self.state.status[position].samples
         seed = sample_seed(self.run_seed, self.state.queries[position].id, index)
         demos: tuple = ()
-        if self.pool is not None and index >= self._warm(position):
-            if self.method.demonstrations == "nearest":
-                demos = tuple(self.pool.nearest_many([position], self.k, self.min_similarity)[0])
-            elif self.method.demonstrations == "random":
-                demos = tuple(self.pool.random(position, self.k, np.random.default_rng(seed)))
+        if self.demonstrations is not None and index >= self._warm(position):
+            demos = self.demonstrations.for_samples([position], [index], [seed])[0]
         return Assignment(position, index, seed, demos)

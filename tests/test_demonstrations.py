@@ -1,0 +1,96 @@
+"""Choosing a sample's demonstrations: the k nearest, or rotated among the nearest after a failure."""
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from adaptive_batch import ConfigError, RunConfig, run
+from adaptive_batch.config import RetrievalConfig
+from phases import DemonstrationChoice
+from retrieval import DemonstrationPool
+
+
+def _pool(n: int = 200, dim: int = 16) -> DemonstrationPool:
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    pool = DemonstrationPool([f"q{i}" for i in range(n)], [f"question {i}" for i in range(n)], vectors)
+    resolved = list(range(0, n, 2))
+    pool.add_many(resolved, [f"answer {p}" for p in resolved])
+    return pool
+
+
+def _ids(demos) -> list[str]:
+    return [d.query_id for d in demos]
+
+
+def test_without_rotation_every_sample_sees_the_k_nearest():
+    pool = _pool()
+    choice = DemonstrationChoice(pool, "nearest", k=3, warmup=2)
+    nearest = [_ids(d) for d in pool.nearest_many([1, 3], 3, 0.0)]
+    for index in (2, 3, 9):
+        got = choice.for_samples([1, 3], [index, index], [11 + index, 12 + index])
+        assert [_ids(d) for d in got] == nearest
+
+
+def test_rotation_shows_the_nearest_first_then_draws_among_the_nearest_few():
+    pool = _pool()
+    choice = DemonstrationChoice(pool, "nearest", k=3, warmup=2, rotate_among=8)
+    among = pool.nearest_many([5], 8, 0.0)[0]  # least similar first
+    similarity = {d.query_id: d.similarity for d in among}
+    first = choice.for_samples([5], [2], [123])[0]
+    assert _ids(first) == _ids(among[-3:])
+    shown = set()
+    for seed in range(40):
+        demos = choice.for_samples([5], [3], [seed])[0]
+        ids = _ids(demos)
+        assert len(set(ids)) == 3 and set(ids) <= set(similarity)
+        # Still least similar first, so the closest of the three sits next to the question.
+        assert [d.similarity for d in demos] == sorted(similarity[i] for i in ids)
+        assert choice.for_samples([5], [3], [seed])[0] == demos  # the sample's seed decides
+        shown.update(ids)
+    assert len(shown) == 8  # 40 draws of 3 from 8 reach every one of them
+
+
+def test_rotation_starts_after_each_querys_own_warmup():
+    pool = _pool()
+    choice = DemonstrationChoice(pool, "nearest", k=2, warmup=2, rotate_among=6,
+                                 warmup_targets=[4] * 200)
+    nearest = _ids(pool.nearest_many([7], 2, 0.0)[0])
+    assert all(_ids(choice.for_samples([7], [4], [seed])[0]) == nearest for seed in range(10))
+    assert any(_ids(choice.for_samples([7], [5], [seed])[0]) != nearest for seed in range(10))
+
+
+def test_rotate_among_must_exceed_k():
+    with pytest.raises(ConfigError, match=r"rotate_among must be 0 \(off\) or in \(3, 32\]"):
+        RetrievalConfig(k=3, rotate_among=3)
+    with pytest.raises(ConfigError, match="rotate_among"):
+        RetrievalConfig(rotate_among=33)
+
+
+def test_a_rotating_run_varies_a_querys_demonstrations_and_is_reproducible(synthetic, tmp_path):
+    path = synthetic(120, topics=6)
+
+    def run_with(name, rotate_among):
+        return run(RunConfig.from_dict({
+            "data": {"path": str(path)},
+            "backend": {"name": "simulated"},
+            "retrieval": {"embedder": "hashing", "min_similarity": 0.0, "rotate_among": rotate_among},
+            "schedule": {"method": "adaptive", "budget": 6, "warmup": 2},
+            "output_dir": str(tmp_path / name),
+        }))
+
+    def distinct_sets_per_sample(result) -> float:
+        sets: dict[str, set] = {}
+        count = 0
+        for r in pq.read_table(result.run_dir / "samples.parquet").to_pylist():
+            if r["phase"] == "adaptive":
+                sets.setdefault(r["query_id"], set()).add(tuple(r["demo_ids"]))
+                count += 1
+        return sum(len(s) for s in sets.values()) / count
+
+    a, b, nearest = run_with("a", 10), run_with("b", 10), run_with("nearest", 0)
+    assert pq.read_table(a.run_dir / "samples.parquet") == pq.read_table(b.run_dir / "samples.parquet")
+    assert a.summary["samples"] <= 6 * 120
+    # Without rotation a query's later samples repeat its nearest neighbours once they are resolved.
+    assert distinct_sets_per_sample(a) > distinct_sets_per_sample(nearest) + 0.1
