@@ -115,6 +115,11 @@ class ScheduleConfig(_FromDict):
     )
     budget: float = doc(6.0, "Average samples per query; the run spends at most budget x queries.")
     warmup: int = doc(2, "Warm-up samples per query from the base prompt, one per round.")
+    warmup_together: bool = doc(
+        False, "Draw each query's warm-up samples in one round, side by side, so an engine that shares a prompt "
+        "across its samples (llamacpp-batched, vLLM's prefix cache) serves them together. A query resolved by "
+        "its first warm-up sample still spends the others.",
+    )
     max_per_query: Optional[int] = doc(
         None, "Most samples any one query may get (default: 3 x budget, at least the warm-up)."
     )
@@ -145,6 +150,9 @@ class ScheduleConfig(_FromDict):
                 f"max_per_query must be >= warmup ({self.warmup}), got {self.max_per_query}",
             )
         _require(self.max_rounds is None or self.max_rounds >= 0, f"max_rounds must be >= 0, got {self.max_rounds}")
+        _require(not (self.continuous and self.warmup_together),
+                 "warmup_together has no meaning with continuous scheduling (one sample per query is in flight); "
+                 "drop one of them")
         _require(not (self.continuous and self.max_rounds is not None),
                  "max_rounds has no meaning with continuous scheduling (there are no rounds); drop one of them")
         _require(self.stop_confidence is None or 0 < self.stop_confidence < 1,

@@ -185,10 +185,14 @@ def _run_rounds(executor, state, method, config: RunConfig, cap: int, demonstrat
 
     schedule = config.schedule
     warmup_rounds = max(warmup_targets, default=0) if warmup_targets else schedule.warmup
+    together = warmup_rounds if schedule.warmup_together else 1
+    if together > 1:
+        warmup_rounds = 1  # the whole warm-up in round 0
     for round_index in range(warmup_rounds):
         if stopped():
             return "interrupted"
-        executor.execute("warmup", round_index, plan_warmup_round(state, method, config.seed, warmup_targets))
+        executor.execute("warmup", round_index,
+                         plan_warmup_round(state, method, config.seed, warmup_targets, together))
     phase = "adaptive" if method.early_stop else "best-of-n"
     round_index = warmup_rounds
     while True:

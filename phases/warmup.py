@@ -1,4 +1,4 @@
-"""Warm-up: a small, uniform number of base-prompt samples per query, one per round."""
+"""Warm-up: a small, uniform number of base-prompt samples per query, one per round or all at once."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from .state import Assignment, RunState, sample_seed
 
 
 def plan_warmup_round(state: RunState, method: Method, run_seed: int,
-                      targets: list[int] | None = None) -> list[Assignment]:
+                      targets: list[int] | None = None, together: int = 1) -> list[Assignment]:
     """One base-prompt sample for every query still in play (every query, for best-of-N).
 
     With ``targets`` (a learned allocator's warm-up budgets) only queries below their target.
+    ``together`` > 1: up to that many samples of each query at once (its whole warm-up), side by
+    side, for engines that serve the samples of one prompt together.
     """
     candidates = [
         p
@@ -18,7 +20,21 @@ def plan_warmup_round(state: RunState, method: Method, run_seed: int,
         if status.error is None and (not method.early_stop or not status.resolved)
         and (targets is None or status.samples < targets[p])
     ]
+    if together > 1:
+        return _together(state, run_seed, candidates, targets, together)
     return [
         Assignment(p, state.status[p].samples, sample_seed(run_seed, state.queries[p].id, state.status[p].samples))
         for p in choose_within_budget(state, candidates, run_seed)
     ]
+
+
+def _together(state: RunState, run_seed: int, candidates: list[int], targets: list[int] | None,
+              count: int) -> list[Assignment]:
+    assignments = []
+    left = state.remaining
+    for p in candidates:
+        first = state.status[p].samples
+        last = min(first + count, targets[p] if targets is not None else first + count, first + max(left, 0))
+        assignments += [Assignment(p, i, sample_seed(run_seed, state.queries[p].id, i)) for i in range(first, last)]
+        left -= last - first
+    return assignments

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from adaptive_batch import RunConfig, run
-from adaptive_batch.errors import ResumeMismatchError
+from adaptive_batch.errors import ConfigError, ResumeMismatchError
 
 
 def config(path, tmp_path, method="adaptive", budget=4.0, warmup=2, seed=0, name=None, **schedule):
@@ -251,3 +251,22 @@ def test_a_run_restores_the_garbage_collector_as_it_found_it(synthetic, tmp_path
         assert not gc.isenabled() and gc.get_freeze_count() == 0
     finally:
         gc.enable()
+
+
+def test_warmup_together_draws_the_same_warmup_samples_in_one_round(synthetic, tmp_path):
+    path = synthetic(40)
+    apart = samples(run(config(path, tmp_path, "elimination", budget=4, warmup=3, name="apart")))
+    together = samples(run(config(path, tmp_path, "elimination", budget=4, warmup=3, warmup_together=True,
+                                  name="together")))
+    warm = [r for r in together if r["phase"] == "warmup"]
+    assert {r["round"] for r in warm} == {0}
+    assert set(Counter(r["query_id"] for r in warm).values()) == {3} and len(warm) == 3 * 40
+    assert min(r["round"] for r in together if r["phase"] == "adaptive") == 1
+    # Same prompts and seeds: every warm-up sample the one-per-round run drew is drawn here too;
+    # a query resolved by an early warm-up sample also spends its later ones.
+    key = lambda r: (r["query_id"], r["sample_index"], r["seed"], r["text"])  # noqa: E731
+    drawn_apart = {key(r) for r in apart if r["phase"] == "warmup"}
+    assert drawn_apart < {key(r) for r in warm}
+    assert len(together) <= 4 * 40
+    with pytest.raises(ConfigError, match="warmup_together has no meaning with continuous"):
+        config(path, tmp_path, warmup_together=True, continuous=True)
