@@ -6,6 +6,11 @@ queued, so the engine never waits for the tool to verify, log or retrieve. The m
 verifies and logs whatever has finished (one fsync per batch of finished samples), updates the
 pool, and refills the slots with ``ContinuousPlanner``'s next samples.
 
+An engine with one slot (in-process llama.cpp) is called on this thread instead, one sample at a
+time, each verified before the next is planned. llama.cpp's OpenMP build ran the same requests
+13 to 36% slower from a worker thread than from the main thread (identical outputs;
+``benchmarks/thread_penalty.py``), while the tool's work between two samples is under 1% of one.
+
 Nothing is lost on a stop: Ctrl-C (``should_stop``) stops dispatching and lets the samples in
 flight finish, then verifies and logs them; an error leaves finished but unverified samples in
 the pending file, which a resume verifies instead of generating again.
@@ -25,7 +30,9 @@ KNOWN_BATCH = 512
 def run_continuous(executor: RoundExecutor, planner, stopped: Callable[[], bool]) -> str:
     """Dispatch, verify and apply samples until the planner has none left; returns the run status."""
     slots = max(1, int(getattr(executor.backend, "concurrent_requests", 1)))
-    workers = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="adaptive-batch-engine")
+    inline = slots == 1
+    workers = _Inline() if inline else ThreadPoolExecutor(max_workers=slots, thread_name_prefix="adaptive-batch-engine")
+    queued = 0 if inline else 1  # requests waiting beyond the slots, so a freed slot refills at once
     in_flight: dict[Future, object] = {}
     known: list = []
     batch_index = 0
@@ -36,7 +43,7 @@ def run_continuous(executor: RoundExecutor, planner, stopped: Callable[[], bool]
                 status = "interrupted"  # dispatch nothing more; what is in flight still lands
             if status == "complete":
                 with executor.timings.measure("planning"):
-                    while len(in_flight) < slots + 1 and len(known) < KNOWN_BATCH:
+                    while len(in_flight) < slots + queued and len(known) < KNOWN_BATCH:
                         assignment = planner.next()
                         if assignment is None:
                             break
@@ -66,6 +73,21 @@ def run_continuous(executor: RoundExecutor, planner, stopped: Callable[[], bool]
             _stash(executor, in_flight)
         workers.shutdown(wait=True, cancel_futures=True)
     return status
+
+
+class _Inline:
+    """An executor that runs each call where it is submitted: the engine on the calling thread."""
+
+    def submit(self, fn, *args) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args))
+        except Exception as exc:  # handed over like a worker thread's error
+            future.set_exception(exc)
+        return future
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        pass
 
 
 def _results(executor: RoundExecutor, done, finished: list) -> dict:

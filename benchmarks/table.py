@@ -28,7 +28,7 @@ def main(path: str) -> None:
         print("| method | coverage | samples / query | total tokens / query | uniform at equal samples "
               "| uniform at equal generated tokens | uniform at equal total tokens |")
         print("|---|---|---|---|---|---|---|")
-        print(f"| {LABELS['uniform@budget']} | {fmt(mean['uniform@budget'])} | {report['settings']['budget']:g} | | | | |")
+        print(f"| {LABELS['uniform@budget']} | {fmt(mean.get('uniform@budget'))} | {report['settings']['budget']:g} | | | | |")
         for method in [m for m in ("elimination", "random-demos", "adaptive") if m in mean] + sorted(
                 m for m in mean if m not in LABELS):
             row = mean[method]

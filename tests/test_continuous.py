@@ -127,3 +127,34 @@ def test_learned_warmup_budgets_are_honoured_without_rounds(synthetic, tmp_path)
     warmup = Counter(r["query_id"] for r in rows(result) if r["phase"] == "warmup")
     assert sum(warmup.values()) <= 2 * 60 and len(set(warmup.values())) > 1
     assert result.summary["samples"] <= 4 * 60
+
+
+class _ThreadRecordingBackend:
+    """The simulated backend, noting which thread each generate call ran on."""
+
+    def __init__(self, **options):
+        from adaptive_batch.backends.simulated import SimulatedBackend
+
+        self._inner = SimulatedBackend(**options)
+        self.model_id = self._inner.model_id
+        self.concurrent_requests = self._inner.concurrent_requests
+        self.threads: set[str] = set()
+
+    def generate(self, requests):
+        import threading
+
+        self.threads.add(threading.current_thread().name)
+        return self._inner.generate(requests)
+
+
+def test_a_one_slot_engine_runs_on_the_calling_thread_and_a_server_on_workers(synthetic, tmp_path):
+    import threading
+
+    path = synthetic(30)
+    one_slot = _ThreadRecordingBackend()
+    result = run(config(path, tmp_path, "one"), backend=one_slot)
+    assert one_slot.threads == {threading.current_thread().name}
+    assert result.summary["samples"] <= 4 * 30
+    server = _ThreadRecordingBackend(**TIMED["options"])
+    run(config(path, tmp_path, "server", backend=TIMED), backend=server)
+    assert server.threads and all(name.startswith("adaptive-batch-engine") for name in server.threads)
