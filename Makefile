@@ -38,24 +38,41 @@ bench-extra: setup
 		--dataset ../shared/datasets/svamp.jsonl --limit 200 --n 16 --seeds 0 1 2 \
 		--merge-into benchmarks/results/compare-first200-3seeds.json \
 		--out benchmarks/results/compare-first200-3seeds-uniform16.json
-	$(PY) benchmarks/compute_curves.py benchmarks/results/compare-first200-3seeds-uniform16.json
+	$(PY) benchmarks/uniform_first_pass.py --dataset ../shared/datasets/addsub.jsonl --limit 200 --n 32 \
+		--seeds 0 1 2 --merge-into benchmarks/results/compare-first200-3seeds-uniform16.json \
+		--out benchmarks/results/compare-first200-3seeds-uniform32.json
+	$(PY) benchmarks/compare_methods.py --dataset ../shared/datasets/addsub.jsonl \
+		--dataset ../shared/datasets/svamp.jsonl --limit 200 --budget 6 --seeds 0 1 2 --methods adaptive \
+		--rotate-among 8 --out benchmarks/results/compare-first200-3seeds-rotate8.json
+	$(PY) benchmarks/compute_curves.py benchmarks/results/compare-first200-3seeds-uniform32.json \
+		benchmarks/results/compare-first200-3seeds-rotate8.json
 	$(PY) benchmarks/compare_methods.py --dataset ../shared/datasets/addsub.jsonl \
 		--dataset ../shared/datasets/svamp.jsonl --limit 50 --budget 16 --seeds 0 1 2 --methods adaptive \
 		--runs-dir runs/benchmark-first50 --out benchmarks/results/compare-first50-3seeds-budget16.json
-	$(PY) benchmarks/uniform_first_pass.py --dataset ../shared/datasets/addsub.jsonl \
-		--dataset ../shared/datasets/svamp.jsonl --limit 50 --n 32 --seeds 0 1 2 \
-		--runs-dir runs/benchmark-first50 --merge-into benchmarks/results/compare-first50-3seeds-budget16.json \
-		--out benchmarks/results/compare-first50-3seeds-budget16-uniform32.json
 	$(PY) benchmarks/compare_methods.py --dataset ../shared/datasets/addsub.jsonl \
 		--dataset ../shared/datasets/svamp.jsonl --limit 50 --budget 16 --seeds 0 1 2 \
 		--methods elimination random-demos --runs-dir runs/benchmark-first50 \
 		--out benchmarks/results/compare-first50-3seeds-budget16-baselines.json
-	$(PY) benchmarks/compute_curves.py benchmarks/results/compare-first50-3seeds-budget16-uniform32.json \
+	$(PY) benchmarks/uniform_first_pass.py --dataset ../shared/datasets/svamp.jsonl \
+		--dataset ../shared/datasets/addsub.jsonl --limit 50 --n 64 --seeds 0 1 2 \
+		--runs-dir runs/benchmark-first50 --merge-into benchmarks/results/compare-first50-3seeds-budget16.json \
+		--out benchmarks/results/compare-first50-3seeds-budget16-uniform64.json
+	$(PY) benchmarks/compare_methods.py --dataset ../shared/datasets/svamp.jsonl \
+		--dataset ../shared/datasets/addsub.jsonl --limit 50 --budget 16 --seeds 0 1 2 --methods adaptive \
+		--rotate-among 8 --runs-dir runs/benchmark-first50 \
+		--out benchmarks/results/compare-first50-3seeds-budget16-rotate8.json
+	$(PY) benchmarks/compute_curves.py benchmarks/results/compare-first50-3seeds-budget16-uniform64.json \
 		benchmarks/results/compare-first50-3seeds-budget16-baselines.json \
+		benchmarks/results/compare-first50-3seeds-budget16-rotate8.json \
 		--out benchmarks/results/compute-curves-first50-budget16.json --plots benchmarks/results/compute-curves-first50
-	$(PY) benchmarks/engine_idle.py --real-dataset ../shared/datasets/svamp.jsonl --real-limit 50
+	$(PY) benchmarks/demo_repeats.py runs/benchmark-first50/addsub-adaptive-b16-add-s0 \
+		runs/benchmark-first50/addsub-adaptive-b16-add-s1 runs/benchmark-first50/addsub-adaptive-b16-add-s2 \
+		--out benchmarks/results/demo-repeats-first50-adaptive.json
+	$(PY) benchmarks/engine_idle.py --real-dataset ../shared/datasets/svamp.jsonl --real-limit 50 --real-repeats 3
+	$(PY) benchmarks/thread_penalty.py --dataset ../shared/datasets/svamp.jsonl --requests 40
 	$(PY) benchmarks/overhead.py --dataset ../shared/datasets/svamp.jsonl --limit 100
 	$(PY) benchmarks/batched_throughput.py --dataset ../shared/datasets/svamp.jsonl --queries 64
+	$(PY) benchmarks/warmup_throughput.py --dataset ../shared/datasets/svamp.jsonl --queries 64
 	$(PY) benchmarks/scale.py --sizes 10000 100000 1000000 --budget 8
 	$(PY) benchmarks/learned_allocation.py --train ../shared/datasets/addsub.jsonl --split 200 \
 		--transfer ../shared/datasets/svamp.jsonl --transfer-limit 200 --budget 6 --seeds 0 1 2

@@ -8,7 +8,7 @@ pool, and refills the slots with ``ContinuousPlanner``'s next samples.
 
 An engine with one slot (in-process llama.cpp) is called on this thread instead, one sample at a
 time, each verified before the next is planned. llama.cpp's OpenMP build ran the same requests
-13 to 36% slower from a worker thread than from the main thread (identical outputs;
+up to 26% slower from a worker thread than from the main thread (identical outputs;
 ``benchmarks/thread_penalty.py``), while the tool's work between two samples is under 1% of one.
 
 Nothing is lost on a stop: Ctrl-C (``should_stop``) stops dispatching and lets the samples in

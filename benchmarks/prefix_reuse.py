@@ -1,0 +1,78 @@
+"""Prompt tokens llama.cpp evaluates for a run's samples in the order they were generated.
+
+    python benchmarks/prefix_reuse.py runs/engine-idle/llamacpp-rounds runs/engine-idle/llamacpp-continuous
+
+The ``llamacpp`` backend reuses the KV cache of the previous prompt's common prefix, in whole
+aligned chunks of 64 tokens. Which prompts follow which therefore changes the prompt work. This
+rebuilds every sample's prompt from its run's log (question, demonstration ids, each
+demonstration's passing response) in log order, tokenizes it with the model's vocabulary, and
+counts the tokens the backend's rule would evaluate. For a one-slot engine the log order is the
+generation order. Checks whether continuous scheduling's order costs more prompt work than a
+round's query order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from adaptive_batch import RunConfig
+from adaptive_batch.backends.llamacpp import default_model_path
+from adaptive_batch.dataset import load_queries
+from adaptive_batch.prompts import PromptBuilder
+from adaptive_batch.verifiers import create_verifier
+from retrieval.pool import Demonstration
+
+CHUNK = 64  # the llamacpp backend's default alignment
+
+
+def evaluated_tokens(run_dir: Path, tokenize) -> dict:
+    manifest = json.loads((run_dir / "run.json").read_text())
+    config = RunConfig.from_dict(manifest["config"])
+    builder = PromptBuilder(config.prompt, canonical=getattr(create_verifier(config.verifier), "canonical", None))
+    queries = {q.id: q for q in load_queries(config.data)}
+    rows = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines() if line.strip()]
+    passing: dict[str, str] = {}
+    for r in rows:
+        if r["passed"]:
+            passing.setdefault(r["query_id"], r["text"])
+    previous: list[int] = []
+    valid = 0
+    out = {"samples": len(rows), "prompt_tokens": 0, "evaluated": 0}
+    for r in rows:
+        demos = [Demonstration(d, queries[d].question, passing[d], 0.0) for d in r["demo_ids"]]
+        tokens = tokenize(builder.prompt_for(queries[r["query_id"]].question, demos))
+        common = 0
+        for cached, new in zip(previous[:valid], tokens):
+            if cached != new:
+                break
+            common += 1
+        reused = (min(common, len(tokens) - 1) // CHUNK) * CHUNK
+        out["prompt_tokens"] += len(tokens)
+        out["evaluated"] += len(tokens) - reused
+        previous, valid = tokens, (len(tokens) // CHUNK) * CHUNK
+    out["evaluated_share"] = round(out["evaluated"] / out["prompt_tokens"], 4)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    import llama_cpp
+
+    vocab = llama_cpp.Llama(model_path=default_model_path(), vocab_only=True, verbose=False)
+    report = {run: evaluated_tokens(Path(run), lambda text: vocab.tokenize(text.encode("utf-8"), special=True))
+              for run in args.runs}
+    text = json.dumps(report, indent=2)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
