@@ -28,6 +28,7 @@ import numpy as np
 
 AXES = ("samples", "generated_tokens", "total_tokens")
 METHODS = ("uniform", "elimination", "random-demos", "adaptive")
+T95 = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571}
 
 
 def methods_in(row: dict) -> list[str]:
@@ -35,7 +36,6 @@ def methods_in(row: dict) -> list[str]:
     such as ``adaptive-rotate8``."""
     found = [key for key, value in row.items() if isinstance(value, dict) and "curve" in value]
     return [m for m in METHODS if m in found] + sorted(m for m in found if m not in METHODS)
-T95 = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571}
 
 
 def at(curve: dict, axis: str, x: float) -> float | None:

@@ -34,7 +34,9 @@ def _together(state: RunState, run_seed: int, candidates: list[int], targets: li
     left = state.remaining
     for p in candidates:
         first = state.status[p].samples
-        last = min(first + count, targets[p] if targets is not None else first + count, first + max(left, 0))
+        last = min(first + count, first + max(left, 0))
+        if targets is not None:
+            last = min(last, targets[p])
         assignments += [Assignment(p, i, sample_seed(run_seed, state.queries[p].id, i)) for i in range(first, last)]
         left -= last - first
     return assignments
