@@ -74,6 +74,7 @@ bench-extra: setup
 	$(PY) benchmarks/batched_throughput.py --dataset ../shared/datasets/svamp.jsonl --queries 64
 	$(PY) benchmarks/warmup_throughput.py --dataset ../shared/datasets/svamp.jsonl --queries 64
 	$(PY) benchmarks/scale.py --sizes 10000 100000 1000000 --budget 8
+	$(PY) benchmarks/durability.py --dataset ../shared/datasets/svamp.jsonl --queries 48
 	$(PY) benchmarks/learned_allocation.py --train ../shared/datasets/addsub.jsonl --split 200 \
 		--transfer ../shared/datasets/svamp.jsonl --transfer-limit 200 --budget 6 --seeds 0 1 2
 	$(PY) benchmarks/calibrated_stopping.py --dataset ../shared/datasets/addsub.jsonl --limit 50 --cap 16

@@ -33,12 +33,12 @@ __version__ = "0.1.0"
 
 
 def run(config: RunConfig, progress=None, backend=None, embedder=None, should_stop=None,
-        escalation_backend=None) -> RunResult:
+        escalation_backend=None, repair: bool = False) -> RunResult:
     """Run the two-phase processor; see :func:`adaptive_batch.runner.run`."""
     from .runner import run as _run
 
     return _run(config, progress=progress, backend=backend, embedder=embedder, should_stop=should_stop,
-                escalation_backend=escalation_backend)
+                escalation_backend=escalation_backend, repair=repair)
 
 
 __all__ = [

@@ -55,6 +55,9 @@ def run_command(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print the planned samples, estimated tokens and time (from a few calibration "
         "samples), and spend nothing else."),
+    repair: bool = typer.Option(
+        False, "--repair", help="Resume from a damaged run directory: keep every logged sample before the first "
+        "damaged line (the rest is set aside in samples.jsonl.damaged) and generate the rest again."),
     **options: Any,
 ) -> None:
     """Run the two-phase processor (or a baseline, with --method) on DATA."""
@@ -64,13 +67,16 @@ def run_command(
             _dry_run(config, json_out)
             return
         with _GracefulStop() as stop:
-            result = _run_with_progress(config, show=not quiet and not json_out, should_stop=stop.requested)
+            result = _run_with_progress(config, show=not quiet and not json_out, should_stop=stop.requested,
+                                        repair=repair)
     except KeyboardInterrupt:
-        _console().print(f"Stopped at once. Every finished round is logged; {_resume_hint(given)}.")
+        _console().print(f"Stopped at once. Every sample verified so far is logged; {_resume_hint(given)}.")
         raise typer.Exit(130)
     except AdaptiveBatchError as error:
         _fail(error)
         return
+    for warning in result.summary["warnings"]:
+        _console().print(f"warning: {warning}", soft_wrap=True)
     if json_out:
         sys.stdout.write(json.dumps(result.summary) + "\n")
     elif not quiet:
@@ -175,15 +181,15 @@ def config_command(
 app.command("config", help=config_command.__doc__)(cli_options.with_options(config_command))
 
 
-def _run_with_progress(config, show: bool, should_stop):
+def _run_with_progress(config, show: bool, should_stop, repair: bool = False):
     from .runner import run
 
     if not show:
-        return run(config, should_stop=should_stop)
+        return run(config, should_stop=should_stop, repair=repair)
     from .progress import RunProgress
 
     with RunProgress(_console()) as display:
-        return run(config, progress=display.update, should_stop=should_stop)
+        return run(config, progress=display.update, should_stop=should_stop, repair=repair)
 
 
 def _print_summary(result) -> None:

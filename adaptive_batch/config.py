@@ -293,8 +293,14 @@ class RunConfig:
     prompt: PromptConfig = field(default_factory=PromptConfig)
     escalation: EscalationConfig = field(default_factory=EscalationConfig)
     cache_dir: Optional[str] = doc(None, "Response cache directory (off when unset).")
+    log_every_samples: int = doc(
+        64, "Append verified samples to the run's log (and fsync it) at least every this many samples, so a kill "
+        "loses at most these; see also --log-every-s.")
+    log_every_s: float = doc(1.0, "Append verified samples to the run's log at least every this many seconds.")
 
     def __post_init__(self) -> None:
+        _require(self.log_every_samples >= 1, f"log_every_samples must be >= 1, got {self.log_every_samples}")
+        _require(self.log_every_s > 0, f"log_every_s must be > 0, got {self.log_every_s}")
         if not self.output_dir:
             stem = Path(self.data.path).stem
             object.__setattr__(

@@ -63,6 +63,7 @@ def write_outputs(
     backend_stats: Optional[dict[str, Any]] = None,
     error: Optional[str] = None,
     escalation_model: Optional[str] = None,
+    warnings: Optional[list[str]] = None,
 ) -> RunResult:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -128,6 +129,7 @@ def write_outputs(
         "extractor": config.verifier.extractor,
         "config": config.to_dict(),
         "versions": _versions(),
+        "warnings": list(warnings or []),
     }
     _atomic_write(run_dir / SUMMARY_NAME, json.dumps(summary, indent=2) + "\n")
     return RunResult(run_dir, summary)

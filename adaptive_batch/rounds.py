@@ -1,4 +1,11 @@
-"""Executing one round: prompts, log replay or cache or engine, verification, logging, state."""
+"""Executing one round: prompts, log replay or cache or engine, verification, logging, state.
+
+Samples are verified as the engine hands them over and logged in small batches (every
+``log_every_samples`` samples or ``log_every_s`` seconds, whichever comes first, each one fsync'ed),
+so a kill in the middle of a long round keeps what finished before it. The state and the pool
+change only when the round is whole, so the round's plan, and a resume's plan of it, stay a pure
+function of the rounds before it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional, Sequence
 
-from .backends import Backend
+from .backends import Backend, stream
 from .cache import ResponseCache, request_key
 from .prompts import PromptBuilder
 from .records import Completion, GenerationRequest, Query, SampleRecord, SamplingParams, Verdict
@@ -71,9 +78,12 @@ class RoundExecutor:
     escalated_backend: Optional[Backend] = None
     escalated_params: Optional[SamplingParams] = None
     escalate_after: int = 0
+    log_every_samples: int = 64
+    log_every_s: float = 1.0
+    warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        saved = self.pending.load() if self.pending else {}
+        saved = self.pending.load(self.warnings) if self.pending else {}
         self._unverified = {key: Completion(**value) for key, value in saved.items()}
         self._engines = {"main": (self.backend, self.params)}
         if self.escalated_backend is not None:
@@ -122,31 +132,19 @@ class RoundExecutor:
         with self.timings.measure("prompts"):
             self._requests(assignments, ready, records, to_generate, completions, fresh_keys)
         self.counters["generated"] += len(fresh_keys)
-        if to_generate:
+        writer = _LogWriter(self.log, self.log_every_samples, self.log_every_s, self.timings)
+        label = (lambda slot: phases[slot]) if phases else (lambda slot: phase)
+        try:
+            # What needs no engine first: continuous mode's finished samples, cache and pending hits.
+            self._cache_fresh([(slot, key, completions[slot]) for slot, key in fresh_keys])
+            self._verify(label, round_index, assignments, completions, dict(fresh_keys), records, writer)
             for engine, (backend, _) in self._engines.items():
-                batch = [(slot, request) for slot, request, _, e in to_generate if e == engine]
-                if not batch:
-                    continue
-                with self.timings.measure("generation"):
-                    generated = backend.generate([request for _, request in batch])
-                for (slot, _), outputs in zip(batch, generated):
-                    completions[slot] = outputs[0]
-            self.counters["generated"] += len(to_generate)
-            fresh_keys.extend((slot, key) for slot, _, key, _ in to_generate)
-        if fresh_keys:
-            with self.timings.measure("cache"):
-                if self.cache:
-                    self.cache.put_many([(key, completions[slot]) for slot, key in fresh_keys])
-                if self.pending is not None:
-                    self.pending.save({key: completions[slot].__dict__ for slot, key in fresh_keys})
-        with self.timings.measure("verification"):
-            fresh = [self._verified(phases[s] if phases else phase, round_index, assignments[s], c)
-                     for s, c in sorted(completions.items())]
-        for (slot, _), record in zip(sorted(completions.items()), fresh):
-            records[slot] = record
-        with self.timings.measure("logging"):
-            self.log.append(fresh)
-        if self.pending is not None and (fresh_keys or self._unverified):
+                batch = [(slot, request, key) for slot, request, key, e in to_generate if e == engine]
+                if batch:
+                    self._generate(backend, batch, label, round_index, assignments, records, writer)
+        finally:
+            writer.flush()  # whatever was verified is kept, also when the round stops half-way
+        if self.pending is not None and self._unverified:
             self.pending.clear()
             self._unverified = {}
         with self.timings.measure("bookkeeping"):
@@ -169,8 +167,44 @@ class RoundExecutor:
             s = self.state
             self.progress(
                 RoundProgress(phase, round_index, s.spent, s.total_budget, s.resolved_count, len(self.queries),
-                              self.generated_tokens, time.perf_counter() - self.started, not fresh)
+                              self.generated_tokens, time.perf_counter() - self.started,
+                              not fresh_keys and not to_generate and not completions)
             )
+
+    def _generate(self, backend: Backend, batch, label, round_index: int, assignments, records, writer) -> None:
+        """One engine's share of the round, verified and logged as the engine hands it over."""
+        requests = [request for _, request, _ in batch]
+        finished = stream(backend, requests)
+        while True:
+            with self.timings.measure("generation"):
+                item = next(finished, None)
+            if item is None:
+                return
+            slot, _, key = batch[item[0]]
+            self.counters["generated"] += 1
+            completion = item[1][0]
+            self._cache_fresh([(slot, key, completion)])
+            self._verify(label, round_index, assignments, {slot: completion}, {slot: key}, records, writer)
+
+    def _cache_fresh(self, fresh: list[tuple[int, str, Completion]]) -> None:
+        if fresh and self.cache:
+            with self.timings.measure("cache"):
+                self.cache.put_many([(key, completion) for _, key, completion in fresh])
+
+    def _verify(self, label, round_index: int, assignments, completions: dict[int, Completion],
+                keys: dict[int, str], records, writer) -> None:
+        """Verify completions into ``records`` and the log; if the verifier fails, the ones not yet
+        verified are kept in the pending file, for the resume to verify instead of generating."""
+        done: list[int] = []
+        try:
+            with self.timings.measure("verification"):
+                for slot, completion in sorted(completions.items()):
+                    records[slot] = self._verified(label(slot), round_index, assignments[slot], completion)
+                    done.append(slot)
+                    writer.add(records[slot])
+        except BaseException:
+            self.stash({keys[s]: c for s, c in completions.items() if s not in done and s in keys})
+            raise
 
     def _requests(self, assignments, ready, records, to_generate, completions, fresh_keys) -> None:
         """Sort a round's assignments into replayed, ready, cached and to-generate (filling the lists)."""
@@ -216,3 +250,25 @@ class RoundExecutor:
             detail=verdict.detail,
             engine=self._engine(a),
         )
+
+
+class _LogWriter:
+    """Appends verified records to the log in batches: ``every_samples`` records or ``every_s``
+    seconds since the last write, whichever comes first; each write is fsync'ed."""
+
+    def __init__(self, log: SampleLog, every_samples: int, every_s: float, timings: Timings):
+        self.log, self.every_samples, self.every_s, self.timings = log, every_samples, every_s, timings
+        self.buffer: list[SampleRecord] = []
+        self.last = time.monotonic()
+
+    def add(self, record: SampleRecord) -> None:
+        self.buffer.append(record)
+        if len(self.buffer) >= self.every_samples or time.monotonic() - self.last >= self.every_s:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            with self.timings.measure("logging"):
+                self.log.append(self.buffer)
+            self.buffer = []
+        self.last = time.monotonic()

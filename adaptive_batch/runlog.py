@@ -1,9 +1,16 @@
 """The run directory's durable sample log and manifest.
 
-``samples.jsonl`` gets every verified sample, appended and fsync'ed once per round before the
-scheduler acts on the round. Because every decision is a pure function of the config, the data
-and the samples so far, replaying the log rebuilds the whole run state (pool included): that is
-how a run resumes. ``run.json`` records what the run is, so a resume of a different run is refused.
+``samples.jsonl`` gets every verified sample, appended and fsync'ed in small batches while a round
+runs (see ``rounds.RoundExecutor``), so a kill loses at most the last second or so of work. Because
+every decision is a pure function of the config, the data and the samples so far, replaying the
+log rebuilds the whole run state (pool included): that is how a run resumes, and an interrupted
+round is planned again exactly as before, its logged samples replayed and only the missing ones
+generated. ``run.json`` records what the run is, so a resume of a different run is refused.
+
+Damage: a torn last line (a kill mid-write) is cut off silently. Any other damaged line stops the
+run with the file, line and byte offset named; ``--repair`` keeps every record before the first
+damaged line (the rest is moved to ``samples.jsonl.damaged``) and the run generates the rest
+again, deterministically. Duplicate records (same query and sample index) are collapsed.
 """
 
 from __future__ import annotations
@@ -23,26 +30,113 @@ _encode = json.JSONEncoder(ensure_ascii=False).encode
 MANIFEST_NAME = "run.json"
 
 
+class LogDamagedError(UserError):
+    """A run-directory file is damaged in a way that is not a torn last line."""
+
+
+# Each field of a logged record and the JSON types it may hold.
+_RECORD_FIELDS: dict[str, tuple[type, ...]] = {
+    "query_id": (str,), "sample_index": (int,), "phase": (str,), "round": (int,), "seed": (int,),
+    "demo_ids": (list,), "text": (str,), "answer": (str, type(None)), "passed": (bool, type(None)),
+    "prompt_tokens": (int,), "completion_tokens": (int,), "finish_reason": (str,), "error": (str, type(None)),
+    "score": (float, int, type(None)), "detail": (str, type(None)), "engine": (str,),
+}
+_OPTIONAL_FIELDS = {"error", "score", "detail", "engine"}  # absent in logs of earlier versions
+
+
+def parse_record(line: bytes) -> SampleRecord:
+    """One log line as a record; ValueError says what is wrong with it."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not valid UTF-8 ({exc.reason} at byte {exc.start} of the line)") from None
+    if not text.strip():
+        raise ValueError("an empty line")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"a JSON {type(data).__name__}, not a sample record")
+    unknown = sorted(set(data) - set(_RECORD_FIELDS))
+    missing = sorted(set(_RECORD_FIELDS) - set(data) - _OPTIONAL_FIELDS)
+    if unknown or missing:
+        parts = ([f"unknown field(s) {', '.join(unknown)}"] if unknown else []) + (
+            [f"missing field(s) {', '.join(missing)}"] if missing else [])
+        raise ValueError("not a sample record: " + "; ".join(parts))
+    for name, value in data.items():
+        kinds = _RECORD_FIELDS[name]
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise ValueError(f"field '{name}' holds {type(value).__name__} {json.dumps(value)[:40]}")
+    if not all(isinstance(d, str) for d in data["demo_ids"]):
+        raise ValueError("field 'demo_ids' holds something other than strings")
+    if data["sample_index"] < 0:
+        raise ValueError(f"field 'sample_index' is negative ({data['sample_index']})")
+    return SampleRecord.from_json(data)
+
+
 class SampleLog:
     def __init__(self, run_dir: Path):
         self.path = run_dir / LOG_NAME
         self._fd: int | None = None
+        self.duplicates_dropped = 0
 
-    def load(self) -> dict[tuple[str, int], SampleRecord]:
-        """Every complete record; a torn last line (a kill mid-write) is cut off the file."""
+    def load(self, repair: bool = False) -> dict[tuple[str, int], SampleRecord]:
+        """Every complete record; a torn last line (a kill mid-write) is cut off the file.
+
+        A damaged line elsewhere raises LogDamagedError naming it, unless ``repair``: then the
+        log keeps the records before it, and the rest is moved to ``samples.jsonl.damaged``.
+        Duplicate records are collapsed (the first kept) and the log rewritten without them.
+        """
         if not self.path.exists():
             return {}
         data = self.path.read_bytes()
         good_end = data.rfind(b"\n") + 1
         records: dict[tuple[str, int], SampleRecord] = {}
-        for line in data[:good_end].splitlines():
-            record = SampleRecord.from_json(json.loads(line))
-            records[(record.query_id, record.sample_index)] = record
+        offset, duplicates = 0, 0
+        for number, line in enumerate(data[:good_end].split(b"\n")[:-1], start=1):
+            try:
+                record = parse_record(line)
+            except ValueError as why:
+                if not repair:
+                    raise LogDamagedError(
+                        f"{self.path}: line {number} (byte {offset}) is damaged: {why}. Run the same command with "
+                        f"--repair to keep the {len(records)} records before it and generate the rest again."
+                    ) from None
+                self._set_aside(data[offset:], offset)
+                good_end = len(data)  # nothing of the tail stays to be cut again below
+                break
+            key = (record.query_id, record.sample_index)
+            if key in records:
+                duplicates += 1
+            else:
+                records[key] = record
+            offset += len(line) + 1
         if good_end != len(data):
             with open(self.path, "r+b") as handle:
                 handle.truncate(good_end)
                 os.fsync(handle.fileno())
+        if duplicates:
+            self._rewrite(records.values())
+            self.duplicates_dropped = duplicates
         return records
+
+    def _set_aside(self, damaged: bytes, offset: int) -> None:
+        """--repair: move everything from the first damaged line on beside the log, then cut it."""
+        aside = self.path.with_name(LOG_NAME + ".damaged")
+        with open(aside, "ab") as handle:
+            handle.write(damaged)
+            os.fsync(handle.fileno())
+        with open(self.path, "r+b") as handle:
+            handle.truncate(offset)
+            os.fsync(handle.fileno())
+
+    def _rewrite(self, records: Iterable[SampleRecord]) -> None:
+        tmp = self.path.with_name(LOG_NAME + ".tmp")
+        with open(tmp, "wb") as handle:
+            handle.write("".join(_encode(r.to_json()) + "\n" for r in records).encode("utf-8"))
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path)
 
     def append(self, records: Iterable[SampleRecord]) -> None:
         """Append one round's records and fsync; all of them are on disk, or none."""
@@ -82,11 +176,13 @@ class StorageError(UserError):
         )
 
 
-def prepare_run_dir(run_dir: Path, manifest: dict[str, Any], defaults: dict[str, Any] | None = None) -> bool:
+def prepare_run_dir(run_dir: Path, manifest: dict[str, Any], defaults: dict[str, Any] | None = None,
+                    repair: bool = False) -> bool:
     """Create the run directory or check it holds this same run; True when resuming.
 
     ``defaults`` (the manifest of a default config) fills keys an older manifest lacks, so an
-    option added in a later version, left at its default, does not block a resume.
+    option added in a later version, left at its default, does not block a resume. A damaged
+    ``run.json`` is an error, or with ``repair`` is written again from this run's manifest.
     """
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -96,8 +192,8 @@ def prepare_run_dir(run_dir: Path, manifest: dict[str, Any], defaults: dict[str,
     except OSError as exc:
         raise UserError(f"cannot write to the output directory {run_dir}: {exc.strerror}") from None
     path = run_dir / MANIFEST_NAME
-    if path.exists():
-        previous = json.loads(path.read_text(encoding="utf-8"))
+    previous = _read_manifest(path, repair)
+    if previous is not None:
         if defaults:
             previous = _with_defaults(previous, defaults)
         differences = _differences(previous, manifest)
@@ -108,10 +204,32 @@ def prepare_run_dir(run_dir: Path, manifest: dict[str, Any], defaults: dict[str,
                 + ". Use another --output directory, or delete this one."
             )
         return (run_dir / LOG_NAME).exists()
+    if (run_dir / LOG_NAME).exists() and not repair:
+        raise LogDamagedError(
+            f"{run_dir / LOG_NAME} exists but {path} is missing, so what run it belongs to is unknown. Run the same "
+            "command with --repair to adopt the log for this command's settings (only if it really is this run)."
+        )
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
     os.replace(tmp, path)
-    return False
+    return (run_dir / LOG_NAME).exists()
+
+
+def _read_manifest(path: Path, repair: bool) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(previous, dict):
+            raise ValueError(f"a JSON {type(previous).__name__}, not an object")
+        return previous
+    except (UnicodeDecodeError, ValueError) as exc:
+        if repair:
+            return None  # written again from this run's manifest
+        raise LogDamagedError(
+            f"{path} is damaged ({exc}). Run the same command with --repair to write it again from this command's "
+            "settings (only if this directory really holds this run)."
+        ) from None
 
 
 def _with_defaults(old: Any, defaults: Any) -> Any:
@@ -145,11 +263,28 @@ class PendingRound:
     def __init__(self, run_dir: Path):
         self.path = run_dir / PENDING_NAME
 
-    def load(self) -> dict[str, dict[str, Any]]:
+    def load(self, warnings: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        """The saved completions by cache key; a damaged file is discarded (it only saves work)."""
         try:
-            return json.loads(self.path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
             return {}
+        except (UnicodeDecodeError, ValueError) as exc:
+            return self._discard(warnings, f"not valid JSON ({exc})")
+        fields = {"text": str, "prompt_tokens": int, "completion_tokens": int, "finish_reason": str}
+        if not isinstance(data, dict):
+            return self._discard(warnings, f"a JSON {type(data).__name__}, not an object")
+        for key, value in data.items():
+            shaped = isinstance(value, dict) and set(fields) <= set(value) <= set(fields) | {"error"}
+            if not shaped or not all(isinstance(value[f], t) for f, t in fields.items()):
+                return self._discard(warnings, f"entry {key[:16]} is not a completion")
+        return data
+
+    def _discard(self, warnings: list[str] | None, why: str) -> dict[str, dict[str, Any]]:
+        if warnings is not None:
+            warnings.append(f"{self.path} is damaged ({why}) and was discarded: its samples will be generated again")
+        self.path.unlink(missing_ok=True)
+        return {}
 
     def save(self, completions: dict[str, dict[str, Any]]) -> None:
         tmp = self.path.with_suffix(".tmp")

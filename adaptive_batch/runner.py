@@ -22,6 +22,10 @@ from .verifiers import create_verifier
 
 __all__ = ["RoundProgress", "run"]
 
+# Settings that say where a run writes, or how often it logs, not what it computes: a resume
+# may change them.
+UNCHECKED_ON_RESUME = ("output_dir", "cache_dir", "log_every_samples", "log_every_s")
+
 
 def run(
     config: RunConfig,
@@ -30,6 +34,7 @@ def run(
     embedder: Any = None,
     should_stop: Optional[Callable[[], bool]] = None,
     escalation_backend: Optional[Backend] = None,
+    repair: bool = False,
 ) -> RunResult:
     """Run the two-phase processor (or a baseline) as ``config`` says, and write the run directory.
 
@@ -37,7 +42,8 @@ def run(
     benchmark loads the model once for many runs. A run directory that already holds this run's
     log is resumed: logged samples are replayed, not generated again. ``should_stop`` is asked
     between rounds; when it says so the run writes what it has and returns with status
-    "interrupted" (the CLI's Ctrl-C).
+    "interrupted" (the CLI's Ctrl-C). ``repair`` resumes from a damaged log: the records before its
+    first damaged line are kept and the rest is generated again (see ``runlog``).
 
     Python's automatic garbage collection is paused while the run lasts (process-wide): each
     round collects its own garbage instead (see ``RoundExecutor.execute``), and the previous
@@ -65,17 +71,18 @@ def run(
         escalated = _escalation_backend(config, backend, escalation_backend)
     run_dir = Path(config.output_dir)
     manifest = {
-        "config": {k: v for k, v in config.to_dict().items() if k not in ("output_dir", "cache_dir")},
+        "config": {k: v for k, v in config.to_dict().items() if k not in UNCHECKED_ON_RESUME},
         "dataset_sha256": dataset_fingerprint(config.data),
         "model": backend.model_id,
     }
     if escalated is not None:
         manifest["escalation_model"] = escalated.model_id
     defaults = {"config": type(config)(data=config.data).to_dict()}
-    for key in ("output_dir", "cache_dir"):
+    for key in UNCHECKED_ON_RESUME:
         defaults["config"].pop(key, None)
-    resuming = prepare_run_dir(run_dir, manifest, defaults)
+    resuming = prepare_run_dir(run_dir, manifest, defaults, repair=repair)
     log = SampleLog(run_dir)
+    logged = log.load(repair=repair) if resuming else {}
 
     pool = None
     embedder_id = None
@@ -108,7 +115,7 @@ def run(
         params=params,
         verifier=verifier,
         log=log,
-        logged=log.load() if resuming else {},
+        logged=logged,
         cache=ResponseCache(config.cache_dir) if config.cache_dir else None,
         timings=timings,
         progress=progress,
@@ -118,7 +125,11 @@ def run(
         escalated_params=replace(params, temperature=escalation.temperature)
         if escalation.temperature is not None else params,
         escalate_after=escalation.after,
+        log_every_samples=config.log_every_samples,
+        log_every_s=config.log_every_s,
     )
+    if log.duplicates_dropped:
+        executor.warnings.append(f"{log.path}: {log.duplicates_dropped} duplicate record(s) collapsed")
 
     def finish(status: str, error: Optional[str] = None) -> RunResult:
         return write_outputs(
@@ -127,6 +138,7 @@ def run(
             verifier=verifier, status=status, error=error,
             backend_stats=backend.stats() if hasattr(backend, "stats") else None,
             escalation_model=escalated.model_id if escalated is not None else None,
+            warnings=executor.warnings,
         )
 
     targets = uniform_targets(state, config.seed) if not method.early_stop else None

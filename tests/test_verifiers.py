@@ -154,14 +154,15 @@ def test_a_failing_external_verifier_stops_the_run_clearly_and_keeps_its_state(s
         run(config(data, tmp_path / "run", verifier, budget=3))
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["status"] == "failed" and message.split()[0] in summary["stop_reason"]
-    # The round's generated samples were saved before verification, so a fixed verifier resumes
-    # without generating them again.
+    # Samples are verified as they are generated, so the run stopped at the first one the verifier
+    # failed on; that sample was kept, so a fixed verifier resumes without generating it again.
     assert (tmp_path / "run" / "pending-round.json").exists()
+    assert not (tmp_path / "run" / "samples.jsonl").exists()  # nothing before it was verified
     fixed = {**verifier, "command": checker(tmp_path, mode)}
     (tmp_path / f"check_{mode}.py").write_text(CHECKER.format(mode="ok"))
     resumed = run(config(data, tmp_path / "run", fixed, budget=3))
     assert resumed.summary["status"] == "complete"
-    assert resumed.summary["samples_generated"] == resumed.summary["samples"] - 6  # round 0 came from the file
+    assert resumed.summary["samples_generated"] == resumed.summary["samples"] - 1  # its first came from the file
     assert not (tmp_path / "run" / "pending-round.json").exists()
 
 

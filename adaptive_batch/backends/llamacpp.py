@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 from ..errors import MissingDependencyError, UserError
 from ..records import Completion, GenerationRequest
@@ -100,12 +100,15 @@ class LlamaCppBackend:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=False))
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
-        # One engine, one request at a time: the activity meter sees each call as busy time.
-        with self.activity.request():
-            return [
-                [self._one(request, derived_seed(request.seed, i) if i else request.seed) for i in range(request.n)]
-                for request in requests
-            ]
+        return [out for _, out in self.stream(requests)]
+
+    def stream(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, list[Completion]]]:
+        """One request at a time, in order; each is handed over as soon as it is done."""
+        for index, request in enumerate(requests):
+            # One engine, one request at a time: the activity meter sees each call as busy time.
+            with self.activity.request():
+                out = [self._one(request, derived_seed(request.seed, i) if i else request.seed) for i in range(request.n)]
+            yield index, out
 
     def stats(self) -> dict:
         return {"engine": self.activity.stats()}

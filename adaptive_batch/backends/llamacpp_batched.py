@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 from ..errors import UserError
 from ..records import Completion, GenerationRequest
@@ -89,6 +89,11 @@ class LlamaCppBatchedBackend:
         return len(self._model.tokenize(text.encode("utf-8"), add_bos=True, special=False))
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
+        return [out for _, out in sorted(self.stream(requests), key=lambda item: item[0])]
+
+    def stream(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, list[Completion]]]:
+        """Wave by wave: a request is handed over once all its samples are done. The waves are the
+        same whether the caller reads as it goes or waits for the end."""
         jobs: list[_Job] = []
         outputs: list[list[Optional[Completion]]] = [[None] * r.n for r in requests]
         where: list[tuple[int, int]] = []
@@ -102,11 +107,17 @@ class LlamaCppBatchedBackend:
                     continue
                 jobs.append(_Job(len(where), tokens, seed, request.params))
                 where.append((r_index, i))
+        waiting = [sum(c is None for c in out) for out in outputs]
+        for r_index, left in enumerate(waiting):
+            if not left:  # every sample refused (prompt too long): nothing to wait for
+                yield r_index, outputs[r_index]  # type: ignore[misc]
         for start in range(0, len(jobs), self.parallel):
             for job in self._run_wave(jobs[start : start + self.parallel]):
                 r_index, i = where[job.slot]
                 outputs[r_index][i] = Completion(job.text, len(job.tokens), len(job.generated), job.finish or "length")
-        return outputs  # type: ignore[return-value]
+                waiting[r_index] -= 1
+                if not waiting[r_index]:
+                    yield r_index, outputs[r_index]  # type: ignore[misc]
 
     def _run_wave(self, wave: list[_Job]) -> list[_Job]:
         c = self._c

@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import os
+import queue
 import random
 import threading
 import time
 from collections import Counter
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 from ..errors import BackendError, ConfigError, MissingDependencyError
 from ..records import Completion, GenerationRequest
@@ -96,10 +97,43 @@ class OpenAIBackend:
             "engine": self.activity.stats(),
         }
 
+    def stream(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, list[Completion]]]:
+        """Each request as its response arrives. The event loop runs on a helper thread and hands
+        results over a queue, so the caller verifies and logs on its own thread meanwhile."""
+        results: queue.Queue = queue.Queue()
+        stop = threading.Event()
+
+        async def produce() -> None:
+            async def one(client, limit, index, request):
+                if not stop.is_set():
+                    results.put((index, await self._one(client, limit, request)))
+
+            try:
+                async with self._client() as client:
+                    limit = asyncio.Semaphore(self.concurrency)
+                    await asyncio.gather(*(one(client, limit, i, r) for i, r in enumerate(requests)))
+            except BaseException as exc:  # handed to the caller's thread
+                results.put((None, exc))
+
+        worker = threading.Thread(target=lambda: asyncio.run(produce()), name="adaptive-batch-openai", daemon=True)
+        worker.start()
+        try:
+            for _ in range(len(requests)):
+                index, value = results.get()
+                if index is None:
+                    raise value
+                yield index, value
+        finally:
+            stop.set()  # requests not yet sent are not sent; those in flight finish
+            worker.join()
+
+    def _client(self):
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        return self._httpx.AsyncClient(timeout=self.timeout, headers=headers)
+
     async def _generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
         limit = asyncio.Semaphore(self.concurrency)
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        async with self._httpx.AsyncClient(timeout=self.timeout, headers=headers) as client:
+        async with self._client() as client:
             return list(await asyncio.gather(*(self._one(client, limit, r) for r in requests)))
 
     async def _one(self, client, limit, request: GenerationRequest) -> list[Completion]:

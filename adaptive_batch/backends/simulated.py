@@ -21,8 +21,8 @@ import math
 import re
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any, Iterator, Sequence
 
 from ..records import Completion, GenerationRequest
 from .activity import EngineActivity
@@ -56,6 +56,20 @@ class SimulatedBackend:
         if self._workers is None:
             return [[self._one(r, i) for i in range(r.n)] for r in requests]
         return list(self._workers.map(self._timed, requests))
+
+    def stream(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, list[Completion]]]:
+        """As each request finishes (in order without simulated latency)."""
+        if self._workers is None:
+            for index, request in enumerate(requests):
+                yield index, [self._one(request, i) for i in range(request.n)]
+            return
+        futures = {self._workers.submit(self._timed, r): i for i, r in enumerate(requests)}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        finally:
+            for future in futures:
+                future.cancel()
 
     def stats(self) -> dict[str, Any]:
         return {"engine": self.activity.stats()} if self.latency_s > 0 else {}

@@ -1,8 +1,11 @@
 """Unit-test verification of generated code, HumanEval style, in the sandbox.
 
-The program run is ``prompt + completion + test + check(entry_point)``; it passes when it exits
-cleanly within the limits. Generated code never runs in the tool's own process: see
-:mod:`adaptive_batch.sandbox` for the isolation.
+The program run is ``prompt + completion + test``, after which the sandbox's harness calls
+``check(entry_point)``. It passes only when the harness proves that ``check`` returned (a per-run
+nonce, see :mod:`adaptive_batch.sandbox.child`): an early ``os._exit(0)`` or ``sys.exit(0)`` is a
+fail, and so is a result that is not a plain value (an object whose ``__eq__`` is always true).
+Generated code never runs in the tool's own process: see :mod:`adaptive_batch.sandbox` for the
+isolation.
 """
 
 from __future__ import annotations
@@ -11,10 +14,10 @@ import math
 
 from ..errors import UserError
 from ..records import Query, Verdict
-from ..sandbox import Limits, run_untrusted, sandbox_level
+from ..sandbox import Limits, Program, run_untrusted, sandbox_level
 
 
-def humaneval_program(query: Query, completion: str) -> str:
+def humaneval_program(query: Query, completion: str) -> Program:
     try:
         test, entry_point = query.extra["test"], query.extra["entry_point"]
     except KeyError as missing:
@@ -22,7 +25,9 @@ def humaneval_program(query: Query, completion: str) -> str:
             f"query '{query.id}' (line {query.line}) has no {missing} field, which the code verifier needs "
             "(use --adapter humaneval, or JSONL lines with 'test' and 'entry_point')"
         ) from None
-    return f"{query.question}{completion}\n\n{test}\n\ncheck({entry_point})\n"
+    test_source = f"\n\n{test}\n"
+    return Program(source=f"{query.question}{completion}{test_source}", prompt=query.question,
+                   test_source=test_source, tests="check", candidate=entry_point)
 
 
 class CodeVerifier:
