@@ -25,16 +25,33 @@ from .config import (
     VerifierConfig,
 )
 from .errors import AdaptiveBatchError, ConfigError, DatasetError, UserError
-from .outputs import RunResult
-from .report import write_report
-from .scoring import LeakageError, export_run, score_run, verify_responses
 
 __version__ = "0.1.0"
 
+# The run layer's names, imported on first use (PEP 562): importing a core module
+# (``adaptive_batch.config``, ``records``, ``errors``, ``registry``) runs this file, and it must not
+# pull in the layers above core, which import core themselves.
+_RUN_LAYER = {
+    "RunResult": "outputs",
+    "write_report": "report",
+    "LeakageError": "scoring",
+    "export_run": "scoring",
+    "score_run": "scoring",
+    "verify_responses": "scoring",
+}
+
+
+def __getattr__(name: str):
+    if name in _RUN_LAYER:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_RUN_LAYER[name]}", __name__), name)
+    raise AttributeError(f"module 'adaptive_batch' has no attribute {name!r}")
+
 
 def run(config: RunConfig, progress=None, backend=None, embedder=None, should_stop=None,
-        escalation_backend=None, repair: bool = False) -> RunResult:
-    """Run the two-phase processor; see :func:`adaptive_batch.runner.run`."""
+        escalation_backend=None, repair: bool = False):
+    """Run the two-phase processor; see :func:`adaptive_batch.runner.run`. Returns a RunResult."""
     from .runner import run as _run
 
     return _run(config, progress=progress, backend=backend, embedder=embedder, should_stop=should_stop,

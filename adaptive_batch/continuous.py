@@ -29,7 +29,7 @@ KNOWN_BATCH = 512
 
 def run_continuous(executor: RoundExecutor, planner, stopped: Callable[[], bool]) -> str:
     """Dispatch, verify and apply samples until the planner has none left; returns the run status."""
-    slots = max(1, int(getattr(executor.backend, "concurrent_requests", 1)))
+    slots = max(1, executor.backend.concurrent_requests)
     inline = slots == 1
     workers = _Inline() if inline else ThreadPoolExecutor(max_workers=slots, thread_name_prefix="adaptive-batch-engine")
     queued = 0 if inline else 1  # requests waiting beyond the slots, so a freed slot refills at once

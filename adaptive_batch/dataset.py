@@ -10,6 +10,7 @@ from typing import Optional
 from .config import DataConfig
 from .errors import DatasetError
 from .records import Query
+from .registry import datasets
 
 
 def load_queries(config: DataConfig, require_answers: bool = False) -> list[Query]:
@@ -21,8 +22,6 @@ def load_queries(config: DataConfig, require_answers: bool = False) -> list[Quer
     ``(DataConfig) -> list[Query]``.
     """
     if config.adapter != "jsonl":
-        from .registry import datasets
-
         return datasets.create(config.adapter, config)
     path = Path(config.path)
     raw = _read_bytes(path)
@@ -61,8 +60,6 @@ def dataset_fingerprint(config: DataConfig) -> str:
     """SHA-256 of the dataset file, recorded so a resume can tell the data changed."""
     path = Path(config.path)
     if config.adapter != "jsonl":
-        from .registry import datasets
-
         resolve = getattr(datasets.get(config.adapter), "resolve_path", None)
         if resolve is not None:
             path = resolve(config.path)

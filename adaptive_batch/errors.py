@@ -48,6 +48,10 @@ class PluginNotFoundError(UserError):
     """No plugin of that kind is registered under that name."""
 
 
+class PluginContractError(UserError):
+    """A plugin does not keep its kind's contract (e.g. a backend that is no BackendBase)."""
+
+
 class ResumeMismatchError(UserError):
     """A run directory holds a different run than the one asked for."""
 

@@ -12,6 +12,8 @@ import statistics
 import time
 from typing import Any, Optional
 
+from phases import METHODS, total_budget
+
 from .backends import Backend, create_backend
 from .config import RunConfig
 from .dataset import load_queries
@@ -21,20 +23,21 @@ from .verifiers import create_verifier
 
 
 def forecast(config: RunConfig, backend: Optional[Backend] = None, calibration_samples: int = 3) -> dict[str, Any]:
-    from phases import METHODS, total_budget
-
     verifier = create_verifier(config.verifier)
-    queries = load_queries(config.data, require_answers=getattr(verifier, "needs_reference", False))
+    queries = load_queries(config.data, require_answers=verifier.needs_reference)
     schedule, method = config.schedule, METHODS[config.schedule.method]
     n = len(queries)
     budget = total_budget(schedule, n)
-    cap = min(schedule.per_query_cap, getattr(verifier, "max_samples", schedule.per_query_cap))
+    cap = verifier.sample_cap(schedule.per_query_cap)
     warmup = min(n * min(schedule.warmup, cap), budget)
     adaptive_max = min(budget, n * cap) - warmup if method.early_stop else budget - warmup
 
     backend = backend or create_backend(config.backend)
-    builder = PromptBuilder(config.prompt, canonical=getattr(verifier, "canonical", None))
-    count = getattr(backend, "count_tokens", None) or (lambda text: max(1, len(text) // 4))
+    builder = PromptBuilder(config.prompt, canonical=verifier.canonical)
+
+    def count(text: str) -> int:
+        counted = backend.count_tokens(text)
+        return counted if counted is not None else max(1, len(text) // 4)  # about 4 characters a token
     prompts = [builder.build(q.question) for q in queries]
     base_tokens = [count(p if isinstance(p, str) else "\n".join(m["content"] for m in p)) for p in prompts]
     # One demonstration is about one question plus a short answer.

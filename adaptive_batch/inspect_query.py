@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
+from .config import DataConfig
+from .dataset import load_queries
 from .errors import UserError
+from .registry import extractors
+from .report.data import load_run, samples_by_query
+from .verifiers import as_extractor
 
 
 def passing_response(samples: list[dict[str, Any]], final_answer: Optional[str]) -> Optional[str]:
@@ -23,10 +28,6 @@ def describe_query(run_dir: str | Path, query_id: str, console) -> None:
     from rich.panel import Panel
     from rich.table import Table
 
-    from .config import DataConfig
-    from .dataset import load_queries
-    from .registry import extractors
-    from .report.data import load_run, samples_by_query
 
     view = load_run(run_dir)
     rows = {r["id"]: r for r in view.results}
@@ -40,7 +41,7 @@ def describe_query(run_dir: str | Path, query_id: str, console) -> None:
     except UserError:
         pass  # the dataset moved: show ids without questions
     by_query = samples_by_query(view)
-    canonical = getattr(extractors.get(view.summary["config"]["verifier"]["extractor"]), "canonical", None)
+    canonical = as_extractor(extractors.get(view.summary["config"]["verifier"]["extractor"])).canonical
     row = rows[query_id]
     status = (f"resolved in {row['resolved_phase']} round {row['resolved_round']}" if row["resolved"]
               else "unresolved")

@@ -9,13 +9,12 @@ import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Optional
+from typing import Any, Iterator, Optional
+
+from phases import RunState
 
 from .config import RunConfig
 from .runlog import StorageError
-
-if TYPE_CHECKING:
-    from phases import RunState
 
 SUMMARY_NAME = "summary.json"
 RESULTS_NAME = "results"
@@ -52,7 +51,7 @@ class RunResult:
 def write_outputs(
     run_dir: Path,
     config: RunConfig,
-    state: "RunState",
+    state: RunState,
     wall_s: float,
     timings: dict[str, float],
     counters: dict[str, int],
@@ -94,13 +93,13 @@ def write_outputs(
     timings, wall_s = {**timings, "outputs": tables_s}, wall_s + tables_s
     n = len(state.queries)
     resolved = state.resolved_count
-    verification = getattr(verifier, "label", config.verifier.name)
-    oracle = bool(getattr(verifier, "needs_reference", False))
+    verification = verifier.label or config.verifier.name
+    oracle = verifier.needs_reference
     summary = {
         "status": status,
         "stop_reason": error or _stop_reason(config, state, status, verifier),
         "coverage": resolved / n,
-        "coverage_kind": f"pass@budget, {verification}" if oracle or not hasattr(verifier, "resolved")
+        "coverage_kind": f"pass@budget, {verification}" if oracle or verifier.resolved is None
         else f"share of queries whose samples agree, {verification}",
         "verification": {"verifier": config.verifier.name, "label": verification, "reads_references": oracle,
                          "extractor": config.verifier.extractor},
@@ -135,7 +134,7 @@ def write_outputs(
     return RunResult(run_dir, summary)
 
 
-def _stop_reason(config: RunConfig, state: "RunState", status: str, verifier: Any) -> str:
+def _stop_reason(config: RunConfig, state: RunState, status: str, verifier: Any) -> str:
     if status != "complete":
         return status
     if state.remaining <= 0:
@@ -144,7 +143,7 @@ def _stop_reason(config: RunConfig, state: "RunState", status: str, verifier: An
         return "every query resolved"
     if config.schedule.method == "uniform":
         return "every query got its samples"
-    cap = min(config.schedule.per_query_cap, getattr(verifier, "max_samples", config.schedule.per_query_cap))
+    cap = verifier.sample_cap(config.schedule.per_query_cap)
     if all(s.resolved or s.error or s.samples >= cap for s in state.status):
         return f"per-query cap ({cap}) reached"
     return "round limit reached"

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional, Sequence
 
-from .backends import Backend, stream
+from .backends import Backend
 from .cache import ResponseCache, request_key
 from .prompts import PromptBuilder
 from .records import Completion, GenerationRequest, Query, SampleRecord, SamplingParams, Verdict
@@ -174,7 +174,7 @@ class RoundExecutor:
     def _generate(self, backend: Backend, batch, label, round_index: int, assignments, records, writer) -> None:
         """One engine's share of the round, verified and logged as the engine hands it over."""
         requests = [request for _, request, _ in batch]
-        finished = stream(backend, requests)
+        finished = backend.stream(requests)
         while True:
             with self.timings.measure("generation"):
                 item = next(finished, None)

@@ -8,15 +8,29 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from phases import (
+    METHODS,
+    ContinuousPlanner,
+    DemonstrationChoice,
+    RoundPlanner,
+    RunState,
+    calibrated_caps,
+    total_budget,
+    uniform_targets,
+)
+from phases.allocator import Allocator, warmup_budgets
+from retrieval import DemonstrationPool, create_embedder
+
 from .backends import Backend, create_backend
 from .cache import ResponseCache
 from .config import RunConfig
+from .continuous import run_continuous
 from .dataset import dataset_fingerprint, load_queries
+from .errors import AdaptiveBatchError, ConfigError
 from .outputs import RunResult, write_outputs
 from .prompts import PromptBuilder
 from .records import SamplingParams
 from .rounds import RoundExecutor, RoundProgress, Timings
-from .errors import AdaptiveBatchError, ConfigError
 from .runlog import PendingRound, SampleLog, prepare_run_dir
 from .verifiers import create_verifier
 
@@ -49,21 +63,17 @@ def run(
     round collects its own garbage instead (see ``RoundExecutor.execute``), and the previous
     setting is restored on return.
     """
-    # Imported here: torch, faiss and llama.cpp load only when a run starts.
-    from phases import METHODS, DemonstrationChoice, RunState, calibrated_cap, total_budget, uniform_targets
-    from retrieval import DemonstrationPool, create_embedder
-
     started = time.perf_counter()
     timings = Timings()
     schedule = config.schedule
     method = METHODS[schedule.method]
     verifier = create_verifier(config.verifier)
-    queries = load_queries(config.data, require_answers=getattr(verifier, "needs_reference", False))
-    cap = min(schedule.per_query_cap, getattr(verifier, "max_samples", schedule.per_query_cap))
-    if schedule.stop_confidence is not None and not hasattr(verifier, "success_lower_bound"):
+    queries = load_queries(config.data, require_answers=verifier.needs_reference)
+    cap = verifier.sample_cap(schedule.per_query_cap)
+    if schedule.stop_confidence is not None and verifier.success_lower_bound is None:
         raise ConfigError(f"--stop-confidence needs a verifier that estimates each query's success probability "
                           f"(consistency); '{config.verifier.name}' does not")
-    builder = PromptBuilder(config.prompt, canonical=getattr(verifier, "canonical", None))
+    builder = PromptBuilder(config.prompt, canonical=verifier.canonical)
 
     with timings.measure("model_load"):
         if backend is None:
@@ -97,7 +107,7 @@ def run(
         with timings.measure("index"):
             pool = DemonstrationPool([q.id for q in queries], [q.question for q in queries], vectors)
 
-    state = RunState(queries, total_budget(schedule, len(queries)), vote_rule=getattr(verifier, "resolved", None))
+    state = RunState(queries, total_budget(schedule, len(queries)), vote_rule=verifier.resolved)
     warmup_targets = None
     if schedule.allocator:
         with timings.measure("allocation"):
@@ -136,19 +146,15 @@ def run(
             run_dir, config, state, wall_s=time.perf_counter() - started, timings=timings.seconds,
             counters=executor.counters, model_id=backend.model_id, embedder_id=embedder_id,
             verifier=verifier, status=status, error=error,
-            backend_stats=backend.stats() if hasattr(backend, "stats") else None,
+            backend_stats=backend.stats(),
             escalation_model=escalated.model_id if escalated is not None else None,
             warnings=executor.warnings,
         )
 
     targets = uniform_targets(state, config.seed) if not method.early_stop else None
     stopped = should_stop or (lambda: False)
-
-    def calibrated(position: int) -> int:
-        s = state.status[position]
-        return calibrated_cap(verifier.success_lower_bound([s.votes[a] for a in s.top_answers()]),
-                              schedule.stop_confidence, schedule.warmup, cap)
-
+    cap_of = (calibrated_caps(state, verifier.success_lower_bound, schedule.stop_confidence, schedule.warmup, cap)
+              if schedule.stop_confidence is not None else None)
     demonstrations = DemonstrationChoice(
         pool, method.demonstrations, config.retrieval.k, config.retrieval.min_similarity,
         config.retrieval.rotate_among, schedule.warmup, warmup_targets,
@@ -160,18 +166,13 @@ def run(
     gc.freeze()
     try:
         if schedule.continuous:
-            from phases.continuous import ContinuousPlanner
-
-            from .continuous import run_continuous
-
-            planner = ContinuousPlanner(
-                state, method, config.seed, cap, schedule.warmup, demonstrations, targets, warmup_targets,
-                calibrated if schedule.stop_confidence is not None else None,
-            )
+            planner = ContinuousPlanner(state, method, config.seed, cap, schedule.warmup, demonstrations, targets,
+                                        warmup_targets, cap_of)
             status = run_continuous(executor, planner, stopped)
         else:
-            status = _run_rounds(executor, state, method, config, cap, demonstrations, targets, warmup_targets,
-                                 calibrated if schedule.stop_confidence is not None else None, stopped)
+            planner = RoundPlanner(state, method, config.seed, cap, schedule.warmup, demonstrations,
+                                   schedule.warmup_together, schedule.max_rounds, targets, warmup_targets, cap_of)
+            status = _run_rounds(executor, planner, stopped)
     except AdaptiveBatchError as error:
         # Finished rounds are in the log; write the tables for them too, then report the error.
         log.close()
@@ -190,35 +191,18 @@ def run(
     return finish(status=status)
 
 
-def _run_rounds(executor, state, method, config: RunConfig, cap: int, demonstrations, targets, warmup_targets,
-                calibrated, stopped) -> str:
-    """Round mode: plan a round, run it whole, repeat. Deterministic given the seeds."""
-    from phases import plan_adaptive_round, plan_warmup_round
-
-    schedule = config.schedule
-    warmup_rounds = max(warmup_targets, default=0) if warmup_targets else schedule.warmup
-    together = warmup_rounds if schedule.warmup_together else 1
-    if together > 1:
-        warmup_rounds = 1  # the whole warm-up in round 0
-    for round_index in range(warmup_rounds):
-        if stopped():
-            return "interrupted"
-        executor.execute("warmup", round_index,
-                         plan_warmup_round(state, method, config.seed, warmup_targets, together))
-    phase = "adaptive" if method.early_stop else "best-of-n"
-    round_index = warmup_rounds
+def _run_rounds(executor: RoundExecutor, planner: RoundPlanner, stopped: Callable[[], bool]) -> str:
+    """Round mode: run each round the planner plans, whole, until it plans none."""
     while True:
-        if schedule.max_rounds is not None and round_index - warmup_rounds >= schedule.max_rounds:
+        if planner.round_limit_reached:
             return "complete"
         if stopped():
             return "interrupted"
-        query_caps = [calibrated(p) for p in range(len(state.status))] if calibrated else None
-        with executor.timings.measure("retrieval"):
-            assignments = plan_adaptive_round(state, config.seed, cap, demonstrations, targets, query_caps)
-        if not assignments:
+        with executor.timings.measure("planning" if planner.in_warmup else "retrieval"):
+            planned = planner.next_round()
+        if planned is None:
             return "complete"
-        executor.execute(phase, round_index, assignments)
-        round_index += 1
+        executor.execute(planned.phase, planned.index, planned.assignments)
 
 
 def _escalation_backend(config: RunConfig, backend: Backend, given: Optional[Backend]) -> Optional[Backend]:
@@ -240,10 +224,6 @@ def _learned_warmup(config: RunConfig, queries, state, cap: int, embedder, vecto
 
     ``vectors`` are the questions' embeddings where the pool already computed them.
     """
-    from phases.allocator import Allocator, allocate, query_features
-    from phases.state import tie_break_rank
-    from retrieval import create_embedder
-
     allocator = Allocator.load(config.schedule.allocator)
     if embedder is None:
         embedder = create_embedder(config.retrieval.embedder, config.retrieval.embedder_model)
@@ -251,11 +231,6 @@ def _learned_warmup(config: RunConfig, queries, state, cap: int, embedder, vecto
         raise ConfigError(f"the allocator was trained with the embedder {allocator.embedder}, this run uses "
                           f"{embedder.model_id}; pass the same --embedder/--embedder-model")
     questions = [q.question for q in queries]
-    features = query_features(questions, vectors if vectors is not None else embedder.embed(questions))
-    p = allocator.success_probability(features)
-    ranks = sorted(range(len(queries)), key=lambda i: tie_break_rank(config.seed, queries[i].id))
-    order = [0] * len(queries)
-    for position, i in enumerate(ranks):
-        order[i] = position
     total = min(state.total_budget, config.schedule.warmup * len(queries))
-    return allocate(p, total, cap, order)
+    return warmup_budgets(allocator, [q.id for q in queries], questions,
+                          vectors if vectors is not None else embedder.embed(questions), config.seed, total, cap)

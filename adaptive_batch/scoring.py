@@ -18,6 +18,8 @@ from .config import DataConfig, VerifierConfig
 from .dataset import load_queries
 from .errors import UserError
 from .outputs import RESULTS_NAME, SAMPLES_PARQUET, SUMMARY_NAME
+from .verifiers import create_verifier
+from .verifiers.reference import ReferenceVerifier
 
 SUBMISSION_NAME = "submission.jsonl"
 PREDICTIONS_NAME = "predictions.jsonl"
@@ -78,10 +80,8 @@ def read_responses(path: str | Path) -> list[dict[str, Any]]:
 
 def verify_responses(responses: Iterable[dict[str, Any]], data: DataConfig, verifier: VerifierConfig) -> list[dict]:
     """Re-score responses with any verifier; the queries (questions, references, tests) come from ``data``."""
-    from .verifiers import create_verifier
-
     judge = create_verifier(verifier)
-    queries = {q.id: q for q in load_queries(data, require_answers=getattr(judge, "needs_reference", False))}
+    queries = {q.id: q for q in load_queries(data, require_answers=judge.needs_reference)}
     out = []
     for item in responses:
         query = queries.get(item["id"])
@@ -95,8 +95,6 @@ def verify_responses(responses: Iterable[dict[str, Any]], data: DataConfig, veri
 
 def score_run(run_dir: str | Path, reference: DataConfig, tolerance: Optional[float] = None) -> dict[str, Any]:
     """Accuracy of a run's final answers against references it did not see; writes score.json."""
-    from .verifiers.reference import ReferenceVerifier
-
     run_dir = Path(run_dir)
     summary = read_summary(run_dir)
     extractor = summary.get("extractor") or summary["config"]["verifier"]["extractor"]

@@ -100,18 +100,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--kill-after", type=float, default=12.0)
     parser.add_argument("--runs-dir", default="runs/durability")
+    parser.add_argument("--parts", nargs="+", choices=("cost", "kills"), default=["cost", "kills"],
+                        help="Run only these parts; the others are kept from an existing --out file.")
     parser.add_argument("--out", default="benchmarks/results/durability.json")
     args = parser.parse_args(argv)
 
-    backend = create_backend(name="llamacpp")
-    report = {"settings": vars(args), "cores": os.cpu_count(), "model": backend.model_id,
-              "cost": measure_cost(args, backend)}
-    del backend  # the kill loop's runs load their own model
-    report["kills"] = measure_kills(args)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps({"cost": {n: {k: v for k, v in r.items() if k != "runs"} for n, r in report["cost"].items()},
-                      "kills": report["kills"]}, indent=2))
+    out = Path(args.out)
+    report = json.loads(out.read_text()) if out.exists() else {}
+    report.update({"cores": os.cpu_count()})
+    if "cost" in args.parts:
+        backend = create_backend(name="llamacpp")
+        report.update({"cost_settings": vars(args), "model": backend.model_id, "cost": measure_cost(args, backend)})
+        del backend  # the kill loop's runs load their own model
+    if "kills" in args.parts:
+        report.update({"kill_settings": vars(args), "kills": measure_kills(args)})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps({"cost": {n: {k: v for k, v in r.items() if k != "runs"} for n, r in report.get("cost", {}).items()},
+                      "kills": report.get("kills")}, indent=2))
     return 0
 
 

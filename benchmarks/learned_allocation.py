@@ -34,7 +34,8 @@ from adaptive_batch import RunConfig, run
 from adaptive_batch.backends import create_backend
 from adaptive_batch.config import DataConfig
 from adaptive_batch.dataset import load_queries
-from phases.allocator import Allocator, learn_from_runs, query_features
+from adaptive_batch.learning import learn_from_runs
+from phases.allocator import Allocator, query_features
 from retrieval import create_embedder
 
 METHODS = ("uniform", "adaptive", "adaptive+allocator")

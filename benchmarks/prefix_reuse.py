@@ -31,7 +31,7 @@ CHUNK = 64  # the llamacpp backend's default alignment
 def evaluated_tokens(run_dir: Path, tokenize) -> dict:
     manifest = json.loads((run_dir / "run.json").read_text())
     config = RunConfig.from_dict(manifest["config"])
-    builder = PromptBuilder(config.prompt, canonical=getattr(create_verifier(config.verifier), "canonical", None))
+    builder = PromptBuilder(config.prompt, canonical=create_verifier(config.verifier).canonical)
     queries = {q.id: q for q in load_queries(config.data)}
     rows = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines() if line.strip()]
     passing: dict[str, str] = {}

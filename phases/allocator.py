@@ -24,6 +24,10 @@ from typing import Sequence
 
 import numpy as np
 
+from adaptive_batch.errors import UserError
+
+from .state import tie_break_rank
+
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
@@ -52,8 +56,6 @@ class Allocator:
 
     @classmethod
     def load(cls, directory: str | Path) -> "Allocator":
-        from adaptive_batch.errors import UserError
-
         path = Path(directory)
         try:
             weights = np.load(path / "allocator.npz", allow_pickle=False)
@@ -80,8 +82,6 @@ def train_allocator(questions: Sequence[str], embeddings: np.ndarray, passes: Se
                 labels.append(label)
                 weights.append(count)
     if len(set(labels)) < 2:
-        from adaptive_batch.errors import UserError
-
         raise UserError("the runs given hold only passes or only failures: nothing to learn from")
     model = LogisticRegression(C=1.0, max_iter=2000)
     model.fit(np.array(rows), np.array(labels), sample_weight=np.array(weights, dtype=np.float64))
@@ -110,33 +110,13 @@ def allocate(p: Sequence[float], total: int, most: int, order: Sequence[int] | N
     return budgets
 
 
-def learn_from_runs(run_dirs: Sequence[str | Path], embedder) -> Allocator:
-    """Train on the base-prompt samples of finished, reference-verified runs (any method)."""
-    import pyarrow.parquet as pq
-
-    from adaptive_batch.config import DataConfig
-    from adaptive_batch.dataset import load_queries
-    from adaptive_batch.errors import UserError
-    from adaptive_batch.scoring import read_summary
-
-    questions: dict[str, str] = {}
-    passes: dict[str, int] = {}
-    trials: dict[str, int] = {}
-    for run_dir in run_dirs:
-        summary = read_summary(run_dir)
-        if not summary.get("verification", {}).get("reads_references", True):
-            raise UserError(f"{run_dir} is label-free: its samples carry votes, not pass/fail, so it cannot teach "
-                            "success probabilities")
-        data = DataConfig.from_dict(summary["config"]["data"])
-        for query in load_queries(data):
-            questions.setdefault(query.id, query.question)
-        for sample in pq.read_table(Path(run_dir) / "samples.parquet").to_pylist():
-            if sample["demo_ids"] or sample["error"] or sample["passed"] is None:
-                continue  # only base-prompt samples say how hard the question is on its own
-            key = sample["query_id"]
-            trials[key] = trials.get(key, 0) + 1
-            passes[key] = passes.get(key, 0) + int(sample["passed"])
-    ids = sorted(trials)
-    texts = [questions[i] for i in ids]
-    return train_allocator(texts, embedder.embed(texts), [passes[i] for i in ids], [trials[i] for i in ids],
-                           embedder.model_id, {"runs": [str(d) for d in run_dirs]})
+def warmup_budgets(allocator: Allocator, query_ids: Sequence[str], questions: Sequence[str], embeddings: np.ndarray,
+                   run_seed: int, total: int, cap: int) -> list[int]:
+    """A learned allocator's warm-up budget per query, ``total`` samples in all, ties broken by the
+    run's seeded rank."""
+    p = allocator.success_probability(query_features(questions, embeddings))
+    ranks = sorted(range(len(query_ids)), key=lambda i: tie_break_rank(run_seed, query_ids[i]))
+    order = [0] * len(query_ids)
+    for position, i in enumerate(ranks):
+        order[i] = position
+    return allocate(p, total, cap, order)

@@ -62,7 +62,7 @@ class ContinuousPlanner:
     def phase_of(self, assignment: Assignment) -> str:
         if assignment.sample_index < self._warm(assignment.position):
             return "warmup"
-        return "adaptive" if self.method.early_stop else "best-of-n"
+        return self.method.adaptive_phase
 
     def next(self) -> Optional[Assignment]:
         """The next sample to dispatch, or None while nothing may be (budget spent or all busy)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Literal, Sequence
 
 from adaptive_batch.config import ScheduleConfig
 
@@ -19,6 +19,11 @@ class Method:
     early_stop: bool
     demonstrations: Demonstrations
     description: str
+
+    @property
+    def adaptive_phase(self) -> str:
+        """The phase label of samples after the warm-up."""
+        return "adaptive" if self.early_stop else "best-of-n"
 
 
 METHODS: dict[str, Method] = {
@@ -55,6 +60,17 @@ def choose_within_budget(state: RunState, candidates: list[int], run_seed: int) 
         candidates, key=lambda p: (state.status[p].samples, tie_break_rank(run_seed, state.queries[p].id))
     )
     return sorted(ranked[: max(state.remaining, 0)])
+
+
+def calibrated_caps(state: RunState, lower_bound: Callable[[Sequence[int]], float], confidence: float, floor: int,
+                    ceiling: int) -> Callable[[int], int]:
+    """Calibrated stopping's cap of each query (by position), from its votes as they are now."""
+
+    def cap_of(position: int) -> int:
+        status = state.status[position]
+        return calibrated_cap(lower_bound([status.votes[a] for a in status.top_answers()]), confidence, floor, ceiling)
+
+    return cap_of
 
 
 def calibrated_cap(p_lower: float, confidence: float, floor: int, ceiling: int) -> int:

@@ -6,6 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from adaptive_batch import ConfigError, RunConfig, run
+from adaptive_batch.backends import BackendBase
 
 
 def config(path, tmp_path, name, method="adaptive", budget=4.0, continuous=True, backend=None, **schedule):
@@ -117,7 +118,7 @@ def test_calibrated_stopping_and_label_free_votes_work_without_rounds(synthetic,
 
 
 def test_learned_warmup_budgets_are_honoured_without_rounds(synthetic, tmp_path):
-    from phases.allocator import learn_from_runs
+    from adaptive_batch.learning import learn_from_runs
     from retrieval import create_embedder
 
     history = run(config(synthetic(80, seed=1), tmp_path, "history", method="uniform", continuous=False))
@@ -129,7 +130,7 @@ def test_learned_warmup_budgets_are_honoured_without_rounds(synthetic, tmp_path)
     assert result.summary["samples"] <= 4 * 60
 
 
-class _ThreadRecordingBackend:
+class _ThreadRecordingBackend(BackendBase):
     """The simulated backend, noting which thread each generate call ran on."""
 
     def __init__(self, **options):

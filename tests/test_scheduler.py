@@ -197,7 +197,6 @@ def test_learn_then_run_with_the_allocator(synthetic, tmp_path):
     from typer.testing import CliRunner
 
     from adaptive_batch.cli import app
-    from adaptive_batch.cli_after import learn_command  # noqa: F401  (registers the command)
 
     train = synthetic(80, seed=1)
     history = run(config(train, tmp_path, method="uniform", budget=4, name="history"))
@@ -221,7 +220,7 @@ def test_prompt_for_renders_what_build_renders(style, demo_mode, tmp_path):
     """The cached rendering of demonstrations gives the prompt the plain builder gives."""
     from adaptive_batch.config import PromptConfig
     from adaptive_batch.prompts import PromptBuilder
-    from adaptive_batch.verifiers.extractors import extract_expression
+    from adaptive_batch.verifiers.extractors import EXPRESSION
     from retrieval import Demonstration
 
     template = tmp_path / "t.txt"
@@ -232,7 +231,7 @@ def test_prompt_for_renders_what_build_renders(style, demo_mode, tmp_path):
         if template_path and style == "chat":
             continue
         builder = PromptBuilder(PromptConfig(style=style, demo_mode=demo_mode, template=template_path),
-                                canonical=extract_expression.canonical)
+                                canonical=EXPRESSION.canonical)
         for shown in ((), demos, demos[:1], demos):  # twice: the second time from the cache
             question = "  How many apples are left?  "
             assert builder.prompt_for(question, shown) == builder.build(question, builder.demonstration_examples(shown))

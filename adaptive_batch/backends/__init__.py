@@ -1,43 +1,25 @@
 """Generation backends: one contract, found by name.
 
-A backend is any object with
+A backend subclasses :class:`BackendBase` (``base.py``): ``model_id`` and
+``generate(requests) -> list[list[Completion]]`` (for each request, its ``n`` completions, in
+order), plus the optional capabilities it has, each declared there with its default:
+``concurrent_requests``, ``stream`` (completions handed over as they finish, so samples are
+logged while a batch runs), ``stats`` and ``count_tokens``.
 
-- ``model_id: str`` — what produced the text, recorded in the summary and the resume check;
-- ``generate(requests) -> list[list[Completion]]`` — one round's batch; for each request, its
-  ``n`` completions, in order;
-- optionally ``stream(requests)``, yielding ``(index, completions)`` for each request as it
-  finishes, in any order: the run then verifies and logs samples while the batch is still being
-  generated, so a kill loses seconds, not the round. Without it a batch is logged when
-  ``generate`` returns (see ``stream`` below).
-
-Built-ins (``llamacpp``, ``openai``, ``vllm``, ``simulated``) and third-party backends register
-the same way: an entry point in the ``adaptive_batch.backends`` group naming a factory that takes
-the run's frozen ``BackendConfig`` (engine arguments are in its ``options``).
+Built-ins (``llamacpp``, ``llamacpp-batched``, ``openai``, ``vllm``, ``simulated``) and third-party
+backends register the same way: an entry point in the ``adaptive_batch.backends`` group naming a
+factory that takes the run's frozen ``BackendConfig`` (engine arguments are in its ``options``).
 """
 
 from __future__ import annotations
 
-from typing import Iterator, Protocol, Sequence, runtime_checkable
-
+from ..errors import PluginContractError
 from ..records import Completion, GenerationRequest, SamplingParams
 from ..registry import backends as registry
+from .base import BackendBase
 
 
-@runtime_checkable
-class Backend(Protocol):
-    model_id: str
-
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]: ...
-
-
-def stream(backend: Backend, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, list[Completion]]]:
-    """Each request's completions as soon as the backend has them: its ``stream`` where it has one,
-    else all of them when ``generate`` returns."""
-    streaming = getattr(backend, "stream", None)
-    if streaming is not None:
-        yield from streaming(requests)
-        return
-    yield from enumerate(backend.generate(requests))
+Backend = BackendBase
 
 
 def create_backend(config: "BackendConfig | None" = None, **fields) -> Backend:
@@ -47,7 +29,13 @@ def create_backend(config: "BackendConfig | None" = None, **fields) -> Backend:
     from ..config import BackendConfig
 
     config = replace(config or BackendConfig(), **fields)
-    return registry.get(config.name)(config)
+    backend = registry.get(config.name)(config)
+    if not isinstance(backend, BackendBase):
+        raise PluginContractError(
+            f"the backend '{config.name}' built a {type(backend).__name__}, which does not subclass "
+            "adaptive_batch.backends.BackendBase (the contract every backend declares its capabilities on)"
+        )
+    return backend
 
 
-__all__ = ["Backend", "Completion", "GenerationRequest", "SamplingParams", "create_backend", "registry", "stream"]
+__all__ = ["Backend", "BackendBase", "Completion", "GenerationRequest", "SamplingParams", "create_backend", "registry"]

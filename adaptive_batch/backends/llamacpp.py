@@ -8,6 +8,7 @@ from typing import Any, Iterator, Optional, Sequence
 from ..errors import MissingDependencyError, UserError
 from ..records import Completion, GenerationRequest
 from .activity import EngineActivity
+from .base import BackendBase
 
 
 def default_model_path() -> str:
@@ -57,7 +58,7 @@ def from_config(config) -> "LlamaCppBackend":
     return LlamaCppBackend(config.model, config.n_ctx, config.n_threads, **dict(config.options))
 
 
-class LlamaCppBackend:
+class LlamaCppBackend(BackendBase):
     """Runs a GGUF model in this process.
 
     llama.cpp has no ``n`` parameter and a 512-token context by default, so this backend sets

@@ -23,6 +23,7 @@ from typing import Any, Iterator, Optional, Sequence
 
 from ..errors import UserError
 from ..records import Completion, GenerationRequest
+from .base import BackendBase
 from .llamacpp import derived_seed, prepare
 
 
@@ -43,7 +44,7 @@ def from_config(config) -> "LlamaCppBatchedBackend":
     return LlamaCppBatchedBackend(config.model, config.n_ctx, config.n_threads, **dict(config.options))
 
 
-class LlamaCppBatchedBackend:
+class LlamaCppBatchedBackend(BackendBase):
     def __init__(self, model: Optional[str] = None, n_ctx: int = 2048, n_threads: Optional[int] = None,
                  parallel: int = 8, n_batch: int = 512):
         llama_cpp, path = prepare(model, "llamacpp-batched")

@@ -23,6 +23,7 @@ from typing import Any, Iterator, Optional, Sequence
 from ..errors import BackendError, ConfigError, MissingDependencyError
 from ..records import Completion, GenerationRequest
 from .activity import EngineActivity
+from .base import BackendBase
 from .llamacpp import derived_seed
 
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -44,7 +45,7 @@ def from_config(config) -> "OpenAIBackend":
     )
 
 
-class OpenAIBackend:
+class OpenAIBackend(BackendBase):
     def __init__(
         self,
         base_urls: Sequence[str],

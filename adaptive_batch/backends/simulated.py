@@ -26,6 +26,7 @@ from typing import Any, Iterator, Sequence
 
 from ..records import Completion, GenerationRequest
 from .activity import EngineActivity
+from .base import BackendBase
 
 _TAGS = re.compile(r"\[p=([0-9.]+) topic=(\d+)\]")
 _ASK = re.compile(r"What is ([0-9+\-*/(). ]+)\?")
@@ -40,7 +41,7 @@ def from_config(config) -> "SimulatedBackend":
     return SimulatedBackend(**dict(config.options))
 
 
-class SimulatedBackend:
+class SimulatedBackend(BackendBase):
     def __init__(self, boost: float = 0.25, skill: float = 0.0, latency_s: float = 0.0, latency_sigma: float = 0.8,
                  slots: int = 8, **_: object):
         # skill models a stronger model (an escalation target): p' = 1 - (1 - p) * (1 - skill).

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 from ..errors import MissingDependencyError, UserError
 from ..records import Completion, GenerationRequest
+from .base import BackendBase
 from .llamacpp import derived_seed
 
 
@@ -23,7 +24,7 @@ def from_config(config) -> "VLLMBackend":
     return VLLMBackend(config.model, **dict(config.options))
 
 
-class VLLMBackend:
+class VLLMBackend(BackendBase):
     def __init__(self, model: str, **engine_args: Any):
         try:
             import vllm

@@ -1,27 +1,24 @@
 """Verifiers decide what counts as resolved.
 
-A verifier is a callable ``(query, response_text) -> Verdict``. It is registered by name in the
-``adaptive_batch.verifiers`` entry-point group as a factory taking the run's ``VerifierConfig``.
-Optional attributes:
+A verifier subclasses :class:`VerifierBase` (``base.py``) and is called as ``(query,
+response_text) -> Verdict``. It is registered by name in the ``adaptive_batch.verifiers``
+entry-point group as a factory taking the run's ``VerifierConfig``. Its optional capabilities are
+declared on the base with their defaults: ``needs_reference``, ``label``, ``canonical``,
+``max_samples``, ``resolved`` (label-free voting) and ``success_lower_bound`` (calibrated
+stopping).
 
-- ``needs_reference``: it reads the dataset's answers, so the run is oracle-verified (and
-  ``export`` refuses it as a leaderboard submission);
-- ``label``: how summaries name the kind of coverage;
-- ``canonical(text)``: how a passing response is shown as a demonstration;
-- ``resolved(counts)`` and ``max_samples``: label-free voting; verdicts with ``passed=None`` are
-  votes, and the query is resolved when ``resolved`` says so of its vote counts.
-
-Answer extractors (``text -> answer or None``) are registered the same way in
-``adaptive_batch.extractors``; an extractor's ``kind`` ("number", "choice", "latex") says how its
-answers compare.
+Answer extractors are :class:`Extractor` objects (``text -> answer or None``, with a ``kind`` that
+says how answers compare and an optional ``canonical`` form), registered the same way in
+``adaptive_batch.extractors``; a plain function registered there is an extractor of kind
+"number".
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
-from ..records import Query, Verdict
+from ..errors import PluginContractError
+from ..records import Verdict
 from ..registry import extractors, verifiers
+from .base import Extractor, VerifierBase, as_extractor
 from .extractors import (
     evaluate_arithmetic,
     extract_boxed,
@@ -33,17 +30,26 @@ from .extractors import (
     parse_reference,
 )
 
-Verifier = Callable[[Query, str], Verdict]
+Verifier = VerifierBase
 
 
 def create_verifier(config) -> Verifier:
     """The verifier that ``config`` (a ``VerifierConfig``) names, built by its registered factory."""
-    return verifiers.create(config.name, config)
+    verifier = verifiers.create(config.name, config)
+    if not isinstance(verifier, VerifierBase):
+        raise PluginContractError(
+            f"the verifier '{config.name}' built a {type(verifier).__name__}, which does not subclass "
+            "adaptive_batch.verifiers.VerifierBase (the contract every verifier declares its capabilities on)"
+        )
+    return verifier
 
 
 __all__ = [
+    "Extractor",
     "Verdict",
     "Verifier",
+    "VerifierBase",
+    "as_extractor",
     "create_verifier",
     "evaluate_arithmetic",
     "extract_boxed",

@@ -15,6 +15,7 @@ import math
 from ..errors import UserError
 from ..records import Query, Verdict
 from ..sandbox import Limits, Program, run_untrusted, sandbox_level
+from .base import VerifierBase
 
 
 def humaneval_program(query: Query, completion: str) -> Program:
@@ -30,7 +31,7 @@ def humaneval_program(query: Query, completion: str) -> Program:
                    test_source=test_source, tests="check", candidate=entry_point)
 
 
-class CodeVerifier:
+class CodeVerifier(VerifierBase):
     needs_reference = True  # the unit tests are labels: a code run is oracle-verified
 
     def __init__(self, timeout_s: float = 10.0, memory_mb: int = 1024):

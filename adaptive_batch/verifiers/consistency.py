@@ -22,6 +22,7 @@ from typing import Sequence
 
 from ..records import Query, Verdict
 from ..registry import extractors
+from .base import VerifierBase, as_extractor
 
 
 def beta_top_probability(top: int, second: int) -> float:
@@ -35,15 +36,15 @@ def beta_top_probability(top: int, second: int) -> float:
     return 1.0 - below
 
 
-class ConsistencyVerifier:
+class ConsistencyVerifier(VerifierBase):
     needs_reference = False
     label = "label-free (self-consistency)"
 
     def __init__(self, extractor: str = "expression", min_votes: int = 3, min_share: float = 0.5,
                  stopping: str = "threshold", confidence: float = 0.95, max_votes: int = 40):
         self.extractor_name = extractor
-        self._extract = extractors.get(extractor)
-        self.canonical = getattr(self._extract, "canonical", None)
+        self._extract = as_extractor(extractors.get(extractor))
+        self.canonical = self._extract.canonical
         self.min_votes, self.min_share = min_votes, min_share
         self.stopping, self.confidence = stopping, confidence
         # The scheduler caps each query's samples here too.

@@ -26,11 +26,12 @@ from typing import Any, Optional
 from ..errors import ConfigError, VerifierError
 from ..records import Query, Verdict
 from ..registry import extractors
+from .base import VerifierBase, as_extractor
 
 _STDERR_TAIL = 600
 
 
-class ExternalVerifier:
+class ExternalVerifier(VerifierBase):
     def __init__(self, command: str, timeout_s: float = 10.0, extractor: Optional[str] = "expression",
                  send_reference: bool = False):
         self.argv = shlex.split(command)
@@ -38,8 +39,8 @@ class ExternalVerifier:
             raise ConfigError("the external verifier needs --verifier-command, e.g. 'python check.py'")
         self.command = command
         self.timeout_s = timeout_s
-        self._extract = extractors.get(extractor) if extractor else None
-        self.canonical = getattr(self._extract, "canonical", None)
+        self._extract = as_extractor(extractors.get(extractor)) if extractor else None
+        self.canonical = self._extract.canonical if self._extract else None
         self.send_reference = send_reference
         self.needs_reference = send_reference
         self.label = f"external program ({command})" + (", with reference answers" if send_reference else "")

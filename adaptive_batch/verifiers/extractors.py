@@ -11,6 +11,8 @@ import operator
 import re
 from typing import Optional
 
+from .base import Extractor
+
 _NUMBER = r"-?\d+(?:\.\d+)?"
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _EXPRESSION_RUN = re.compile(r"[\d.\s+\-*/()]+")
@@ -145,10 +147,6 @@ def _canonical_expression(text: str) -> Optional[str]:
     return found[0] if found else None
 
 
-# An extractor may offer ``canonical(text)``: the response reduced to what it verified. Prompts
-# show demonstrations in that form, so a lucky pass like "Dan - $ 4 + $ 5" is shown as the
-# arithmetic that was checked, not as noise for the model to imitate.
-extract_expression.canonical = _canonical_expression  # type: ignore[attr-defined]
 
 
 def extract_last_number(text: str) -> Optional[str]:
@@ -201,7 +199,6 @@ def extract_boxed(text: str) -> Optional[str]:
     return find_boxed(text)
 
 
-extract_boxed.kind = "latex"  # type: ignore[attr-defined]
 
 _CHOICE = re.compile(
     r"(?:answer|option|choice)\s*(?:is|:)?\s*\(?([A-J])\)?(?![A-Za-z])|^\s*\(?([A-J])(?:[).:]|\s*$)",
@@ -219,9 +216,11 @@ def extract_choice(text: str) -> Optional[str]:
     return bare[0].upper() if bare else None
 
 
-extract_choice.kind = "choice"  # type: ignore[attr-defined]
-
-
-def extractor_kind(extractor) -> str:
-    """How an extractor's answers compare: "number" (default), "choice" or "latex"."""
-    return getattr(extractor, "kind", "number")
+# The registered extractors (entry points name these). ``expression`` shows a passing response in
+# its canonical form, so a lucky pass like "Dan - $ 4 + $ 5" is shown as the arithmetic that was
+# checked, not as noise for the model to imitate.
+EXPRESSION = Extractor(extract_expression, canonical=_canonical_expression)
+LAST_NUMBER = Extractor(extract_last_number)
+GSM8K = Extractor(extract_gsm8k)
+BOXED = Extractor(extract_boxed, kind="latex")
+CHOICE = Extractor(extract_choice, kind="choice")

@@ -7,10 +7,11 @@ import math
 from ..errors import UserError
 from ..records import Query, Verdict
 from ..registry import extractors
-from .extractors import extract_choice, extractor_kind, find_boxed, parse_reference
+from .base import VerifierBase, as_extractor
+from .extractors import extract_choice, find_boxed, parse_reference
 
 
-class ReferenceVerifier:
+class ReferenceVerifier(VerifierBase):
     """Passes a response whose extracted answer equals the reference.
 
     How answers compare follows the extractor's kind: numbers within a relative tolerance,
@@ -23,11 +24,11 @@ class ReferenceVerifier:
 
     def __init__(self, extractor: str = "expression", tolerance: float = 1e-6, timeout: float = 5.0):
         self.extractor_name = extractor
-        self._extract = extractors.get(extractor)
-        self.kind = extractor_kind(self._extract)
+        self._extract = as_extractor(extractors.get(extractor))
+        self.kind = self._extract.kind
         self.tolerance = tolerance
         # How a passing response is shown as a demonstration, where the extractor knows.
-        self.canonical = getattr(self._extract, "canonical", None)
+        self.canonical = self._extract.canonical
         self._references: dict[str, object] = {}
         self._math = None
         if self.kind == "latex":

@@ -1,9 +1,4 @@
-"""The command line: a thin layer over the library. Errors become messages and exit codes here only.
-
-Exit codes: 0 success; 2 a user-fixable problem (bad input, options, run directory, a failing
-verifier, an export refused); 3 the generation engine failed after its retries; 4 coverage below
-``--fail-under``; 70 a bug in adaptive-batch; 130 interrupted (resume with the same command).
-"""
+"""``run``, ``config`` and ``cache-clear``: a run and its configuration."""
 
 from __future__ import annotations
 
@@ -14,30 +9,8 @@ from typing import Any, Optional
 
 import typer
 
-from . import cli_options
-from .errors import AdaptiveBatchError, UserError
-
-EXIT_BELOW_THRESHOLD = 4
-
-app = typer.Typer(
-    name="adaptive-batch",
-    help="Process a whole LLM test set under one compute budget: a uniform warm-up, then adaptive "
-    "allocation with evolving in-context demonstrations.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-
-def _console(stderr: bool = True):
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False)
-
-
-def _fail(error: AdaptiveBatchError) -> None:
-    _console().print(f"[bold red]error:[/] {error}", markup=True, soft_wrap=True)
-    raise typer.Exit(error.exit_code)
+from . import options as cli_options
+from .app import EXIT_BELOW_THRESHOLD, EXIT_INTERRUPTED, console, handles_errors
 
 
 def run_command(
@@ -61,38 +34,35 @@ def run_command(
     **options: Any,
 ) -> None:
     """Run the two-phase processor (or a baseline, with --method) on DATA."""
+    config, given = resolve_config(data, config_file, options, resume)
+    if dry_run:
+        _dry_run(config, json_out)
+        return
     try:
-        config, given = resolve_config(data, config_file, options, resume)
-        if dry_run:
-            _dry_run(config, json_out)
-            return
         with _GracefulStop() as stop:
             result = _run_with_progress(config, show=not quiet and not json_out, should_stop=stop.requested,
                                         repair=repair)
     except KeyboardInterrupt:
-        _console().print(f"Stopped at once. Every sample verified so far is logged; {_resume_hint(given)}.")
-        raise typer.Exit(130)
-    except AdaptiveBatchError as error:
-        _fail(error)
-        return
+        console().print(f"Stopped at once. Every sample verified so far is logged; {_resume_hint(given)}.")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     for warning in result.summary["warnings"]:
-        _console().print(f"warning: {warning}", soft_wrap=True)
+        console().print(f"warning: {warning}", soft_wrap=True)
     if json_out:
         sys.stdout.write(json.dumps(result.summary) + "\n")
     elif not quiet:
         _print_summary(result)
     if result.summary["status"] == "interrupted":
-        _console().print(f"Interrupted after logging the round in flight; {_resume_hint(given)}.")
-        raise typer.Exit(130)
+        console().print(f"Interrupted after logging the round in flight; {_resume_hint(given)}.")
+        raise typer.Exit(EXIT_INTERRUPTED)
     if fail_under is not None and result.coverage < fail_under:
-        _console().print(f"coverage {result.coverage:.3f} is below --fail-under {fail_under:g}")
+        console().print(f"coverage {result.coverage:.3f} is below --fail-under {fail_under:g}")
         raise typer.Exit(EXIT_BELOW_THRESHOLD)
 
 
 def resolve_config(data: Optional[str], config_file: Optional[str], options: dict, resume: Optional[str] = None):
     """The run config from a TOML file (if any), overridden by the flags given."""
-    from .config import RunConfig
-    from .config_file import load_toml, merge
+    from ..config import RunConfig
+    from ..config_file import load_toml, merge
 
     given = cli_options.overrides(options)
     if data:
@@ -106,23 +76,23 @@ def resolve_config(data: Optional[str], config_file: Optional[str], options: dic
 
 
 def _dry_run(config, json_out: bool) -> None:
-    from .forecast import forecast
+    from ..forecast import forecast
 
     plan = forecast(config)
     if json_out:
         sys.stdout.write(json.dumps(plan) + "\n")
         return
-    console = _console(stderr=False)
-    console.print(f"{plan['method']} on {plan['n_queries']} queries with {plan['model']}")
-    console.print(f"  samples: at most {plan['planned_samples_max']} of a budget of {plan['budget_samples']} "
+    out = console(stderr=False)
+    out.print(f"{plan['method']} on {plan['n_queries']} queries with {plan['model']}")
+    out.print(f"  samples: at most {plan['planned_samples_max']} of a budget of {plan['budget_samples']} "
                   f"({plan['warmup_samples']} in warm-up, up to {plan['adaptive_samples_max']} after; "
                   f"cap {plan['per_query_cap']} per query)")
-    console.print(f"  tokens: ~{plan['prompt_tokens_est']:,} prompt, ~{plan['generated_tokens_est']:,} generated "
+    out.print(f"  tokens: ~{plan['prompt_tokens_est']:,} prompt, ~{plan['generated_tokens_est']:,} generated "
                   f"(at most {plan['generated_tokens_max']:,})")
     if plan["seconds_per_sample"]:
-        console.print(f"  time: at most ~{plan['time_s_est_max']:.0f} s at {plan['seconds_per_sample']:.3g} s per "
+        out.print(f"  time: at most ~{plan['time_s_est_max']:.0f} s at {plan['seconds_per_sample']:.3g} s per "
                       f"sample, measured on {plan['calibration_samples']} calibration samples")
-    console.print(f"  ({plan['note']})")
+    out.print(f"  ({plan['note']})")
 
 
 def _resume_hint(given: dict) -> str:
@@ -143,7 +113,7 @@ class _GracefulStop:
         if self._asked:
             raise KeyboardInterrupt
         self._asked = True
-        _console().print("Stopping after the round in flight is logged (Ctrl-C again to stop now).")
+        console().print("Stopping after the round in flight is logged (Ctrl-C again to stop now).")
 
     def __enter__(self) -> "_GracefulStop":
         self._previous = signal.signal(signal.SIGINT, self._handle)
@@ -151,10 +121,6 @@ class _GracefulStop:
 
     def __exit__(self, *exc) -> None:
         signal.signal(signal.SIGINT, self._previous)
-
-
-# typer reads the signature: swap the **options catch-all for one option per config field.
-app.command("run", help=run_command.__doc__)(cli_options.with_options(run_command))
 
 
 def config_command(
@@ -165,30 +131,23 @@ def config_command(
     **options: Any,
 ) -> None:
     """Resolve a config (file, then flags) and print it as TOML: every key a run will use."""
-    from .config_file import dump_toml
+    from ..config_file import dump_toml
 
-    try:
-        config, _ = resolve_config(data, config_file, options)
-    except AdaptiveBatchError as error:
-        _fail(error)
-        return
+    config, _ = resolve_config(data, config_file, options)
     if show:
         sys.stdout.write(dump_toml(config.to_dict()))
     else:
-        _console().print("config OK")
-
-
-app.command("config", help=config_command.__doc__)(cli_options.with_options(config_command))
+        console().print("config OK")
 
 
 def _run_with_progress(config, show: bool, should_stop, repair: bool = False):
-    from .runner import run
+    from ..runner import run
 
     if not show:
         return run(config, should_stop=should_stop, repair=repair)
-    from .progress import RunProgress
+    from ..progress import RunProgress
 
-    with RunProgress(_console()) as display:
+    with RunProgress(console()) as display:
         return run(config, progress=display.update, should_stop=should_stop, repair=repair)
 
 
@@ -207,37 +166,25 @@ def _print_summary(result) -> None:
                       str(row["completion_tokens"]))
     table.add_row("total", str(s["samples"]), str(s["resolved"]), str(s["prompt_tokens"]),
                   str(s["completion_tokens"]), style="bold")
-    console = _console(stderr=False)
-    console.print(table)
-    console.print(
+    out = console(stderr=False)
+    out.print(table)
+    out.print(
         f"coverage {s['coverage']:.3f} ({s['coverage_kind']}); {s['samples']}/{s['budget_samples']} samples; "
         f"{s['errors']} query errors; {s['wall_time_s']:.1f} s; stopped: {s['stop_reason']}. "
         f"Results in {result.run_dir}"
     )
 
 
-@app.command("cache-clear")
-def cache_clear(directory: str = typer.Argument(..., help="The response cache directory.")) -> None:
+def cache_clear_command(directory: str = typer.Argument(..., help="The response cache directory.")) -> None:
     """Empty a response cache."""
-    from .cache import ResponseCache
+    from ..cache import ResponseCache
 
     removed = ResponseCache(directory).clear()
-    _console(stderr=False).print(f"removed {removed} cached responses from {directory}")
+    console(stderr=False).print(f"removed {removed} cached responses from {directory}")
 
 
-def main() -> None:
-    from . import cli_after  # noqa: F401  (registers verify, score, export)
-
-    try:
-        app()
-    except UserError as error:  # raised outside a command, e.g. while parsing
-        _console().print(f"error: {error}")
-        sys.exit(error.exit_code)
-    except Exception:  # a bug: say so, with the traceback to report
-        import traceback
-
-        from .errors import InternalError
-
-        traceback.print_exc()
-        _console().print("internal error: this is a bug in adaptive-batch; please report it with the traceback above")
-        sys.exit(InternalError.exit_code)
+def register(app: typer.Typer) -> None:
+    # typer reads the signature: swap the **options catch-all for one option per config field.
+    app.command("run", help=run_command.__doc__)(cli_options.with_options(handles_errors(run_command)))
+    app.command("config", help=config_command.__doc__)(cli_options.with_options(handles_errors(config_command)))
+    app.command("cache-clear")(handles_errors(cache_clear_command))

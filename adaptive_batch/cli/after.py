@@ -1,4 +1,5 @@
-"""Commands for after a run: verify, score, export. Thin wrappers over :mod:`adaptive_batch.scoring`."""
+"""Commands for after a run: verify, score, export, report, inspect, learn. Thin wrappers over the
+library (:mod:`adaptive_batch.scoring`, :mod:`adaptive_batch.report`, the allocator)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ from typing import Any, Optional
 
 import typer
 
-from . import cli_options
-from .cli import _console, _fail, app
-from .errors import AdaptiveBatchError
+from . import options as cli_options
+from .app import console, handles_errors
 
 
 def verify_command(
@@ -22,17 +22,13 @@ def verify_command(
     **options: Any,
 ) -> None:
     """Re-score a file of responses with any verifier."""
-    from .config import DataConfig, VerifierConfig
-    from .scoring import read_responses, verify_responses
+    from ..config import DataConfig, VerifierConfig
+    from ..scoring import read_responses, verify_responses
 
     given = cli_options.overrides(options, ("data", "verifier"))
-    try:
-        data_config = DataConfig.from_dict({**given.get("data", {}), "path": data})
-        verifier = VerifierConfig.from_dict(given.get("verifier", {}))
-        verdicts = verify_responses(read_responses(responses), data_config, verifier)
-    except AdaptiveBatchError as error:
-        _fail(error)
-        return
+    data_config = DataConfig.from_dict({**given.get("data", {}), "path": data})
+    verifier = VerifierConfig.from_dict(given.get("verifier", {}))
+    verdicts = verify_responses(read_responses(responses), data_config, verifier)
     text = "".join(json.dumps(v, ensure_ascii=False) + "\n" for v in verdicts)
     if output:
         with open(output, "w", encoding="utf-8") as handle:
@@ -40,15 +36,9 @@ def verify_command(
     else:
         sys.stdout.write(text)
     passed = sum(bool(v["passed"]) for v in verdicts)
-    _console().print(f"{passed}/{len(verdicts)} responses pass ({verifier.name}, extractor {verifier.extractor})")
+    console().print(f"{passed}/{len(verdicts)} responses pass ({verifier.name}, extractor {verifier.extractor})")
 
 
-app.command("verify", help=verify_command.__doc__)(
-    cli_options.with_options(verify_command, ("data", "verifier"), "Data and verifier options")
-)
-
-
-@app.command("score")
 def score_command(
     run_dir: str = typer.Argument(..., help="A run directory.", show_default=False),
     reference: str = typer.Option(..., "--reference", help="JSONL holding the reference answers."),
@@ -58,30 +48,25 @@ def score_command(
     json_out: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
 ) -> None:
     """Accuracy of a (label-free) run's final answers against reference answers, after the fact."""
-    from .config import DataConfig
-    from .scoring import score_run
+    from ..config import DataConfig
+    from ..scoring import score_run
 
-    try:
-        report = score_run(run_dir, DataConfig(path=reference, answer_field=answer_field, id_field=id_field,
-                                               question_field=question_field))
-    except AdaptiveBatchError as error:
-        _fail(error)
-        return
+    report = score_run(run_dir, DataConfig(path=reference, answer_field=answer_field, id_field=id_field,
+                                           question_field=question_field))
     if json_out:
         sys.stdout.write(json.dumps(report) + "\n")
         return
-    console = _console(stderr=False)
-    console.print(f"accuracy {report['accuracy']:.3f} on {report['n_queries']} queries (answers checked against "
-                  f"{reference}); coverage {report['coverage']:.3f}")
+    out = console(stderr=False)
+    out.print(f"accuracy {report['accuracy']:.3f} on {report['n_queries']} queries (answers checked against "
+              f"{reference}); coverage {report['coverage']:.3f}")
     for group in ("resolved", "unresolved"):
         value = report[f"accuracy_of_{group}"]
         if value is not None:
-            console.print(f"  accuracy of {group} queries: {value:.3f}")
+            out.print(f"  accuracy of {group} queries: {value:.3f}")
     if report["resolution_read_references"]:
-        console.print("note: this run's resolution read the reference answers, so this accuracy is oracle-assisted")
+        out.print("note: this run's resolution read the reference answers, so this accuracy is oracle-assisted")
 
 
-@app.command("export")
 def export_command(
     run_dir: str = typer.Argument(..., help="A run directory.", show_default=False),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Directory for the files (default: RUN_DIR/export)."),
@@ -90,20 +75,15 @@ def export_command(
         help="Export a run whose resolution read the reference answers; every line is marked oracle_verified."),
 ) -> None:
     """Leaderboard files: submission.jsonl (id -> answer) and predictions.jsonl (per-sample details)."""
-    from .scoring import export_run
+    from ..scoring import export_run
 
-    try:
-        info = export_run(run_dir, output, allow_reference)
-    except AdaptiveBatchError as error:
-        _fail(error)
-        return
-    console = _console(stderr=False)
-    console.print(f"wrote {info['n_queries']} answers to {info['out_dir']}/submission.jsonl and predictions.jsonl")
+    info = export_run(run_dir, output, allow_reference)
+    out = console(stderr=False)
+    out.print(f"wrote {info['n_queries']} answers to {info['out_dir']}/submission.jsonl and predictions.jsonl")
     if info["oracle_verified"]:
-        _console().print("[yellow]warning:[/] " + info["warning"])
+        console().print("[yellow]warning:[/] " + info["warning"])
 
 
-@app.command("report")
 def report_command(
     run_dirs: list[str] = typer.Argument(..., help="One or more run directories; several are overlaid.",
                                          show_default=False),
@@ -111,31 +91,22 @@ def report_command(
                                          "(default: FIRST_RUN_DIR/report)."),
 ) -> None:
     """An HTML report: coverage against compute, samples per query, resolutions, pool, demonstrations."""
-    from .report import write_report
+    from ..report import write_report
 
-    try:
-        page = write_report(run_dirs, output)
-    except AdaptiveBatchError as error:
-        _fail(error)
-        return
-    _console(stderr=False).print(f"wrote {page}")
+    page = write_report(run_dirs, output)
+    console(stderr=False).print(f"wrote {page}")
 
 
-@app.command("inspect")
 def inspect_command(
     run_dir: str = typer.Argument(..., help="A run directory.", show_default=False),
     query_id: str = typer.Option(..., "--id", help="The query to show."),
 ) -> None:
     """One query's samples, verdicts, and the demonstrations each prompt carried."""
-    from .inspect_query import describe_query
+    from ..inspect_query import describe_query
 
-    try:
-        describe_query(run_dir, query_id, _console(stderr=False))
-    except AdaptiveBatchError as error:
-        _fail(error)
+    describe_query(run_dir, query_id, console(stderr=False))
 
 
-@app.command("learn")
 def learn_command(
     run_dirs: list[str] = typer.Argument(..., help="Finished runs verified with reference answers.",
                                          show_default=False),
@@ -145,15 +116,19 @@ def learn_command(
     embedder_model: Optional[str] = typer.Option(None, "--embedder-model", help="Its model name or path."),
 ) -> None:
     """Train a learned allocator (Solve-then-Learn) from past runs; use it with run --allocator DIR."""
-    from phases.allocator import learn_from_runs
+    from ..learning import learn_from_runs
     from retrieval import create_embedder
 
-    try:
-        allocator = learn_from_runs(run_dirs, create_embedder(embedder, embedder_model))
-    except AdaptiveBatchError as error:
-        _fail(error)
-        return
+    allocator = learn_from_runs(run_dirs, create_embedder(embedder, embedder_model))
     path = allocator.save(output)
     info = allocator.trained_on
-    _console(stderr=False).print(f"wrote {path}: trained on {info['queries']} queries, {info['samples']} "
+    console(stderr=False).print(f"wrote {path}: trained on {info['queries']} queries, {info['samples']} "
                                  f"base-prompt samples (pass rate {info['pass_rate']:.3f})")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("verify", help=verify_command.__doc__)(
+        cli_options.with_options(handles_errors(verify_command), ("data", "verifier"), "Data and verifier options"))
+    for name, command in (("score", score_command), ("export", export_command), ("report", report_command),
+                          ("inspect", inspect_command), ("learn", learn_command)):
+        app.command(name)(handles_errors(command))

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 import typer
 
-from .errors import ConfigError
-from .config import (
+from ..errors import ConfigError
+from ..config import (
     BackendConfig,
     DataConfig,
     EscalationConfig,
