@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from .config import DataConfig
 from .errors import DatasetError
@@ -33,15 +33,7 @@ def load_queries(config: DataConfig, require_answers: bool = False) -> list[Quer
         raise DatasetError(str(path), f"invalid UTF-8 at byte column {column} ({exc.reason})", line=line) from None
     queries: list[Query] = []
     seen: dict[str, int] = {}
-    to_skip = config.skip
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        if to_skip:
-            to_skip -= 1  # a part of the file this run leaves out: not parsed, so not its errors either
-            continue
-        if config.limit is not None and len(queries) >= config.limit:
-            break
+    for number, line in selected_lines(text.splitlines(), config):
         query = _parse_line(path, number, line, config, require_answers)
         if query.id in seen:
             raise DatasetError(
@@ -54,6 +46,23 @@ def load_queries(config: DataConfig, require_answers: bool = False) -> list[Quer
             raise DatasetError(str(path), f"no queries are left after skipping the first {config.skip}")
         raise DatasetError(str(path), "the file holds no queries (it is empty)")
     return queries
+
+
+def selected_lines(lines: list[str], config: DataConfig) -> Iterator[tuple[int, str]]:
+    """(line number, text) of the lines this run takes: blank lines left out, then the first
+    ``skip``, then at most ``limit``. Skipped lines are not parsed, so their errors are not this
+    run's either. Every dataset reader goes through here."""
+    taken, to_skip = 0, config.skip
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        if to_skip:
+            to_skip -= 1
+            continue
+        if config.limit is not None and taken >= config.limit:
+            return
+        taken += 1
+        yield number, line
 
 
 def dataset_fingerprint(config: DataConfig) -> str:

@@ -61,6 +61,21 @@ class VerifierError(UserError):
     nonsense). The run stops with its finished rounds logged; fix the verifier and resume."""
 
 
+class StorageError(UserError):
+    """Writing the run directory failed (most often a full disk); what was logged is kept."""
+
+    def __init__(self, path, exc: OSError):
+        import errno
+
+        reason = exc.strerror or str(exc)
+        if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            reason += " (the disk or a file-size limit is full)"
+        super().__init__(
+            f"cannot write {path}: {reason}. Every sample logged before this is kept; "
+            "free space and run the same command again to resume."
+        )
+
+
 class BackendError(AdaptiveBatchError):
     """The generation engine failed in a way retries did not fix. The run's log is kept."""
 

@@ -12,6 +12,7 @@ import gzip
 import json
 from pathlib import Path
 
+from .dataset import selected_lines
 from .errors import DatasetError, MissingDependencyError
 from .records import Query
 
@@ -41,15 +42,7 @@ def load_humaneval(config) -> list[Query]:
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(str(path), f"cannot read it: {exc}") from None
     queries = []
-    to_skip = config.skip
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        if to_skip:
-            to_skip -= 1
-            continue
-        if config.limit is not None and len(queries) >= config.limit:
-            break
+    for number, line in selected_lines(lines, config):
         try:
             task = json.loads(line)
         except json.JSONDecodeError as exc:

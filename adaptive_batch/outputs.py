@@ -14,7 +14,8 @@ from typing import Any, Iterator, Optional
 from phases import RunState
 
 from .config import RunConfig
-from .runlog import StorageError
+from .execution import RunContext
+from .atomic import replace_atomically, write_text_atomically
 
 SUMMARY_NAME = "summary.json"
 RESULTS_NAME = "results"
@@ -48,25 +49,13 @@ class RunResult:
         return self.results_table().to_pandas()
 
 
-def write_outputs(
-    run_dir: Path,
-    config: RunConfig,
-    state: RunState,
-    wall_s: float,
-    timings: dict[str, float],
-    counters: dict[str, int],
-    model_id: str,
-    embedder_id: Optional[str],
-    verifier: Any,
-    status: str = "complete",
-    backend_stats: Optional[dict[str, Any]] = None,
-    error: Optional[str] = None,
-    escalation_model: Optional[str] = None,
-    warnings: Optional[list[str]] = None,
-) -> RunResult:
+def write_outputs(context: RunContext, counters: dict[str, int], status: str = "complete",
+                  error: Optional[str] = None) -> RunResult:
+    """Write ``results.*``, ``samples.parquet`` (from the log) and ``summary.json`` for the run."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    config, state, run_dir, verifier = context.config, context.state, context.run_dir, context.verifier
     tables_started = time.perf_counter()
     rows = (
         {
@@ -90,7 +79,8 @@ def write_outputs(
                   _log_rounds(pa, run_dir / "samples.jsonl", samples_schema))
 
     tables_s = time.perf_counter() - tables_started
-    timings, wall_s = {**timings, "outputs": tables_s}, wall_s + tables_s
+    timings = {**context.timings.seconds, "outputs": tables_s}
+    wall_s = time.perf_counter() - context.started
     n = len(state.queries)
     resolved = state.resolved_count
     verification = verifier.label or config.verifier.name
@@ -121,16 +111,16 @@ def write_outputs(
         "samples_generated": counters["generated"],
         "samples_replayed_from_log": counters["replayed"],
         "samples_from_cache": counters["cached"],
-        "model": model_id,
-        "escalation_model": escalation_model,
-        "backend_stats": backend_stats,
-        "embedder": embedder_id,
+        "model": context.backend.model_id,
+        "escalation_model": context.escalated.model_id if context.escalated is not None else None,
+        "backend_stats": context.backend.stats(),
+        "embedder": context.embedder_id,
         "extractor": config.verifier.extractor,
         "config": config.to_dict(),
         "versions": _versions(),
-        "warnings": list(warnings or []),
+        "warnings": list(context.warnings),
     }
-    _atomic_write(run_dir / SUMMARY_NAME, json.dumps(summary, indent=2) + "\n")
+    write_text_atomically(run_dir / SUMMARY_NAME, json.dumps(summary, indent=2) + "\n")
     return RunResult(run_dir, summary)
 
 
@@ -286,22 +276,7 @@ def _write_tables(pa, pq, path: Path, schema, chunks: Iterator[Any], jsonl: Opti
         if jsonl:
             os.replace(jsonl.with_name(jsonl.name + ".tmp"), jsonl)
 
-    _replace_atomically(path, write)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    _replace_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
-def _replace_atomically(path: Path, write) -> None:
-    """Write beside ``path`` and rename, so a reader never sees half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise StorageError(path, exc) from None
+    replace_atomically(path, write)
 
 
 def _versions() -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .rounds import RoundProgress
+from .execution import RoundProgress
 
 
 class RunProgress:

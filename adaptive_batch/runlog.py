@@ -1,7 +1,7 @@
 """The run directory's durable sample log and manifest.
 
 ``samples.jsonl`` gets every verified sample, appended and fsync'ed in small batches while a round
-runs (see ``rounds.RoundExecutor``), so a kill loses at most the last second or so of work. Because
+runs (see ``execution.execute``), so a kill loses at most the last second or so of work. Because
 every decision is a pure function of the config, the data and the samples so far, replaying the
 log rebuilds the whole run state (pool included): that is how a run resumes, and an interrupted
 round is planned again exactly as before, its logged samples replayed and only the missing ones
@@ -15,13 +15,13 @@ again, deterministically. Duplicate records (same query and sample index) are co
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import ResumeMismatchError, UserError
+from .atomic import write_text_atomically
+from .errors import ResumeMismatchError, StorageError, UserError
 from .records import SampleRecord
 
 LOG_NAME = "samples.jsonl"
@@ -132,11 +132,8 @@ class SampleLog:
             os.fsync(handle.fileno())
 
     def _rewrite(self, records: Iterable[SampleRecord]) -> None:
-        tmp = self.path.with_name(LOG_NAME + ".tmp")
-        with open(tmp, "wb") as handle:
-            handle.write("".join(_encode(r.to_json()) + "\n" for r in records).encode("utf-8"))
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        text = "".join(_encode(r.to_json()) + "\n" for r in records)
+        write_text_atomically(self.path, text, durable=True)
 
     def append(self, records: Iterable[SampleRecord]) -> None:
         """Append one round's records and fsync; all of them are on disk, or none."""
@@ -161,19 +158,6 @@ class SampleLog:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-
-
-class StorageError(UserError):
-    """Writing the run directory failed (most often a full disk); what was logged is kept."""
-
-    def __init__(self, path: Path, exc: OSError):
-        reason = exc.strerror or str(exc)
-        if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
-            reason += " (the disk or a file-size limit is full)"
-        super().__init__(
-            f"cannot write {path}: {reason}. Every round finished before this is kept in the log; "
-            "free space and run the same command again to resume."
-        )
 
 
 def prepare_run_dir(run_dir: Path, manifest: dict[str, Any], defaults: dict[str, Any] | None = None,
@@ -209,9 +193,7 @@ def prepare_run_dir(run_dir: Path, manifest: dict[str, Any], defaults: dict[str,
             f"{run_dir / LOG_NAME} exists but {path} is missing, so what run it belongs to is unknown. Run the same "
             "command with --repair to adopt the log for this command's settings (only if it really is this run)."
         )
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomically(path, json.dumps(manifest, indent=2, sort_keys=True), durable=True)
     return (run_dir / LOG_NAME).exists()
 
 
@@ -287,13 +269,10 @@ class PendingRound:
         return {}
 
     def save(self, completions: dict[str, dict[str, Any]]) -> None:
-        tmp = self.path.with_suffix(".tmp")
         try:
-            tmp.write_text(json.dumps(completions), encoding="utf-8")
-            os.replace(tmp, self.path)
-        except OSError:
-            # Only an optimisation for resumes: a full disk shows up in the log write instead.
-            tmp.unlink(missing_ok=True)
+            write_text_atomically(self.path, json.dumps(completions))
+        except StorageError:
+            pass  # only an optimisation for resumes: a full disk shows up in the log write instead
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -9,11 +9,11 @@ line says so.
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from .atomic import write_text_atomically
 from .config import DataConfig, VerifierConfig
 from .dataset import load_queries
 from .errors import UserError
@@ -175,9 +175,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path | None = None, allow_ref
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomically(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
 __all__ = ["LeakageError", "export_run", "read_responses", "score_run", "verify_responses"]

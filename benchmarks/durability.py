@@ -10,8 +10,9 @@
    - once per round: the behaviour before in-round logging.
    The figure is each setting's wall time against "once per round" in the same pass.
 2. **Kills.** The CLI on the same queries, SIGKILLed ``--kill-after`` seconds after each start,
-   ``--kills`` times in a row, with the default and with once-per-round logging: the samples each
-   kill kept (records in the log when it was killed, less those before it started).
+   up to ``--kills`` times in a row (fewer if the run finishes first), with the default and with
+   once-per-round logging: the samples each kill kept (records in the log when it was killed, less
+   those before it started).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def measure_kills(args) -> dict:
         shutil.rmtree(out, ignore_errors=True)
         command = [sys.executable, "-m", "adaptive_batch", "run", args.dataset, "--limit", str(args.queries),
                    "--method", "elimination", "--budget", str(args.warmup), "--warmup", str(args.warmup),
-                   "--output", str(out), "--quiet"]
+                   "--max-rounds", "0", "--output", str(out), "--quiet"]
         for key, value in log.items():
             command += [f"--{key.replace('_', '-')}", str(value)]
         kept = []
@@ -87,7 +88,11 @@ def measure_kills(args) -> dict:
             proc.wait()
             kept.append(count_records(out) - before)
             print(f"{name}: kill kept {kept[-1]} samples", flush=True)
-        report[name] = {"kept_per_kill": kept, "total_kept": sum(kept)}
+            if (out / "summary.json").exists() and json.loads((out / "summary.json").read_text())["status"] == "complete":
+                break  # it finished before this kill
+        finished = (out / "summary.json").exists()
+        report[name] = {"kept_per_kill": kept, "total_kept": sum(kept), "finished_within_the_kills": finished,
+                        "starts": len(kept)}
     return report
 
 

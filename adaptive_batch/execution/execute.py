@@ -1,4 +1,4 @@
-"""Executing one round: prompts, log replay or cache or engine, verification, logging, state.
+"""Executing samples: prompts, log replay or cache or engine, verification, logging, state.
 
 Samples are verified as the engine hands them over and logged in small batches (every
 ``log_every_samples`` samples or ``log_every_s`` seconds, whichever comes first, each one fsync'ed),
@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import gc
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Callable, Iterator, Optional, Sequence
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
 
-from .backends import Backend
-from .cache import ResponseCache, request_key
-from .prompts import PromptBuilder
-from .records import Completion, GenerationRequest, Query, SampleRecord, SamplingParams, Verdict
-from .runlog import PendingRound, SampleLog
+from ..backends import Backend
+from ..cache import request_key
+from ..records import Completion, GenerationRequest, SampleRecord, Verdict
+from ..runlog import SampleLog
+from .context import RunContext
+from .timings import Timings
 
 
 @dataclass(frozen=True)
@@ -37,66 +37,34 @@ class RoundProgress:
     replayed: bool
 
 
-@dataclass
-class Timings:
-    seconds: dict[str, float] = field(default_factory=dict)
+class SampleExecutor:
+    """Turns assignments into verified, logged samples and applies them to the state: a round
+    at a time in round mode, a batch of finished samples at a time in continuous mode.
 
-    @contextmanager
-    def measure(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
-
-
-@dataclass
-class RoundExecutor:
-    """Turns a round's assignments into verified, logged samples and applies them to the state.
-
-    A sample already in the run's log is replayed, one in the response cache is reused, and only
-    the rest go to the engine, in one batch per round.
+    A sample already in the run's log is replayed, one in the response cache or the pending file
+    is reused, and only the rest go to the engine.
     """
 
-    queries: Sequence[Query]
-    state: object  # phases.RunState
-    pool: object  # retrieval.DemonstrationPool or None
-    backend: Backend
-    builder: PromptBuilder
-    params: SamplingParams
-    verifier: Callable[[Query, str], Verdict]
-    log: SampleLog
-    logged: dict[tuple[str, int], SampleRecord]
-    cache: Optional[ResponseCache]
-    timings: Timings
-    progress: Optional[Callable[[RoundProgress], None]] = None
-    started: float = field(default_factory=time.perf_counter)
-    counters: dict[str, int] = field(default_factory=lambda: {"generated": 0, "replayed": 0, "cached": 0})
-    generated_tokens: int = 0
-    pending: Optional[PendingRound] = None
-    # Escalation: samples with index >= escalate_after go to this backend, with these parameters.
-    escalated_backend: Optional[Backend] = None
-    escalated_params: Optional[SamplingParams] = None
-    escalate_after: int = 0
-    log_every_samples: int = 64
-    log_every_s: float = 1.0
-    warnings: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        saved = self.pending.load(self.warnings) if self.pending else {}
+    def __init__(self, context: RunContext, progress: Optional[Callable[[RoundProgress], None]] = None):
+        self.context = context
+        self.progress = progress
+        self.counters = {"generated": 0, "replayed": 0, "cached": 0}
+        self.generated_tokens = 0
+        self.timings = context.timings
+        self.cache = context.cache
+        self.backend = context.backend
+        self._engines = context.engines
+        saved = context.pending.load(context.warnings)
         self._unverified = {key: Completion(**value) for key, value in saved.items()}
-        self._engines = {"main": (self.backend, self.params)}
-        if self.escalated_backend is not None:
-            self._engines["escalated"] = (self.escalated_backend, self.escalated_params or self.params)
 
     def _engine(self, assignment) -> str:
-        escalates = self.escalated_backend is not None and assignment.sample_index >= self.escalate_after
+        escalates = "escalated" in self._engines and assignment.sample_index >= self.context.config.escalation.after
         return "escalated" if escalates else "main"
 
     def request_for(self, assignment) -> tuple[GenerationRequest, str, str]:
         """The engine request of one assignment, its cache key and the engine it goes to."""
-        question = self.queries[assignment.position].question
-        prompt = self.builder.prompt_for(question, assignment.demonstrations)
+        question = self.context.queries[assignment.position].question
+        prompt = self.context.builder.prompt_for(question, assignment.demonstrations)
         engine = self._engine(assignment)
         backend, params = self._engines[engine]
         request = GenerationRequest(prompt=prompt, params=params, seed=assignment.seed)
@@ -107,14 +75,14 @@ class RoundExecutor:
 
     def stash(self, completions: dict[str, Completion]) -> None:
         """Keep generated but unverified completions (by cache key) for a resume to verify."""
-        if self.pending is not None and completions:
-            saved = self.pending.load()
+        if completions:
+            saved = self.context.pending.load()
             saved.update({key: c.__dict__ for key, c in completions.items()})
-            self.pending.save(saved)
+            self.context.pending.save(saved)
 
     def known(self, assignment, key: str) -> bool:
         """Whether the sample (``key`` from ``request_for``) needs no engine: logged, pending or cached."""
-        if (self.queries[assignment.position].id, assignment.sample_index) in self.logged:
+        if (self.context.queries[assignment.position].id, assignment.sample_index) in self.context.logged:
             return True
         return key in self._unverified or (self.cache is not None and self.cache.contains(key))
 
@@ -132,7 +100,8 @@ class RoundExecutor:
         with self.timings.measure("prompts"):
             self._requests(assignments, ready, records, to_generate, completions, fresh_keys)
         self.counters["generated"] += len(fresh_keys)
-        writer = _LogWriter(self.log, self.log_every_samples, self.log_every_s, self.timings)
+        config = self.context.config
+        writer = _LogWriter(self.context.log, config.log_every_samples, config.log_every_s, self.timings)
         label = (lambda slot: phases[slot]) if phases else (lambda slot: phase)
         try:
             # What needs no engine first: continuous mode's finished samples, cache and pending hits.
@@ -144,19 +113,20 @@ class RoundExecutor:
                     self._generate(backend, batch, label, round_index, assignments, records, writer)
         finally:
             writer.flush()  # whatever was verified is kept, also when the round stops half-way
-        if self.pending is not None and self._unverified:
-            self.pending.clear()
+        if self._unverified:
+            self.context.pending.clear()
             self._unverified = {}
+        state, pool = self.context.state, self.context.pool
         with self.timings.measure("bookkeeping"):
             resolved = []
             for a, record in zip(assignments, records):
                 self.generated_tokens += record.completion_tokens
-                if self.state.apply(a.position, record):
+                if state.apply(a.position, record):
                     resolved.append(a.position)
-        if self.pool is not None and resolved:
+        if pool is not None and resolved:
             # The next round's prompts see every query resolved in this one.
             with self.timings.measure("index"):
-                self.pool.add_many(resolved, [self.state.status[p].passing_response for p in resolved])
+                pool.add_many(resolved, [state.status[p].passing_response for p in resolved])
         # What outlives a round (state, pool) lives for the run. The cyclic garbage collector's
         # full passes over millions of such objects cost a quarter of a large run, so ``run``
         # turns automatic collection off: the round's own garbage is collected here, and what
@@ -164,10 +134,9 @@ class RoundExecutor:
         gc.collect(0)
         gc.freeze()
         if self.progress is not None:
-            s = self.state
             self.progress(
-                RoundProgress(phase, round_index, s.spent, s.total_budget, s.resolved_count, len(self.queries),
-                              self.generated_tokens, time.perf_counter() - self.started,
+                RoundProgress(phase, round_index, state.spent, state.total_budget, state.resolved_count,
+                              len(state.queries), self.generated_tokens, time.perf_counter() - self.context.started,
                               not fresh_keys and not to_generate and not completions)
             )
 
@@ -209,7 +178,7 @@ class RoundExecutor:
     def _requests(self, assignments, ready, records, to_generate, completions, fresh_keys) -> None:
         """Sort a round's assignments into replayed, ready, cached and to-generate (filling the lists)."""
         for slot, a in enumerate(assignments):
-            logged = self.logged.get((self.queries[a.position].id, a.sample_index))
+            logged = self.context.logged.get((self.context.queries[a.position].id, a.sample_index))
             if logged is not None:
                 records[slot] = logged
                 self.counters["replayed"] += 1
@@ -227,11 +196,11 @@ class RoundExecutor:
                 to_generate.append((slot, request, key, engine))
 
     def _verified(self, phase: str, round_index: int, a, completion: Completion) -> SampleRecord:
-        query = self.queries[a.position]
+        query = self.context.queries[a.position]
         if completion.error is not None:
             verdict = Verdict(False, None, detail=completion.error)
         else:
-            verdict = self.verifier(query, completion.text)
+            verdict = self.context.verifier(query, completion.text)
         return SampleRecord(
             query_id=query.id,
             sample_index=a.sample_index,

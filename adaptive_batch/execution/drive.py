@@ -1,4 +1,8 @@
-"""Continuous scheduling: no round barriers between the engine and the tool.
+"""Driving a run: round by round, or continuously, until the planner has nothing left.
+
+Round mode runs each round the ``RoundPlanner`` plans, whole, then plans the next.
+
+Continuous scheduling removes the round barriers between the engine and the tool.
 
 Worker threads hold the engine's slots (``backend.concurrent_requests``, 1 where a backend does
 not say), each calling the one-method contract ``generate([request])``; one more request waits
@@ -21,13 +25,37 @@ from __future__ import annotations
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Callable
 
-from .rounds import RoundExecutor
+from phases import ContinuousPlanner, RoundPlanner
+
+from .execute import SampleExecutor
 
 # Samples that need no engine (log replay, cache hits) are applied in batches of at most this many.
 KNOWN_BATCH = 512
 
 
-def run_continuous(executor: RoundExecutor, planner, stopped: Callable[[], bool]) -> str:
+def drive(executor: SampleExecutor, stopped: Callable[[], bool]) -> str:
+    """Run the schedule's planner to its end; returns the run status."""
+    planner = executor.context.planner()
+    if isinstance(planner, RoundPlanner):
+        return drive_rounds(executor, planner, stopped)
+    return drive_continuous(executor, planner, stopped)
+
+
+def drive_rounds(executor: SampleExecutor, planner: RoundPlanner, stopped: Callable[[], bool]) -> str:
+    """Round mode: run each round the planner plans, whole, until it plans none."""
+    while True:
+        if planner.round_limit_reached:
+            return "complete"
+        if stopped():
+            return "interrupted"
+        with executor.timings.measure("planning" if planner.in_warmup else "retrieval"):
+            planned = planner.next_round()
+        if planned is None:
+            return "complete"
+        executor.execute(planned.phase, planned.index, planned.assignments)
+
+
+def drive_continuous(executor: SampleExecutor, planner: ContinuousPlanner, stopped: Callable[[], bool]) -> str:
     """Dispatch, verify and apply samples until the planner has none left; returns the run status."""
     slots = max(1, executor.backend.concurrent_requests)
     inline = slots == 1
@@ -90,7 +118,7 @@ class _Inline:
         pass
 
 
-def _results(executor: RoundExecutor, done, finished: list) -> dict:
+def _results(executor: SampleExecutor, done, finished: list) -> dict:
     """Each finished future's completion by slot; on an engine error the others are stashed first."""
     failed = next((f.exception() for f in done if f.exception() is not None), None)
     if failed is not None:
@@ -99,7 +127,7 @@ def _results(executor: RoundExecutor, done, finished: list) -> dict:
     return {slot: f.result()[0][0] for slot, f in enumerate(done)}
 
 
-def _stash(executor: RoundExecutor, in_flight: dict[Future, object]) -> None:
+def _stash(executor: SampleExecutor, in_flight: dict[Future, object]) -> None:
     """After an error: keep what the engine finished, for the resume to verify."""
     for future in in_flight:
         future.cancel()  # not started yet: nothing to keep

@@ -1,0 +1,9 @@
+"""Running: ``prepare`` builds the run context, ``drive`` runs the schedule's planner through the
+sample executor (``execute``), and :func:`adaptive_batch.runner.run` ties them to the outputs."""
+
+from .context import UNCHECKED_ON_RESUME, RunContext, prepare
+from .drive import drive
+from .execute import RoundProgress, SampleExecutor
+from .timings import Timings
+
+__all__ = ["UNCHECKED_ON_RESUME", "RoundProgress", "RunContext", "SampleExecutor", "Timings", "drive", "prepare"]

@@ -1,0 +1,194 @@
+"""Preparing a run: everything it is made of, built once, in one place (``prepare``).
+
+Every later step (the planner, the sample executor, the outputs) reads the ``RunContext``
+instead of taking a dozen parameters.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
+
+from phases import (
+    METHODS,
+    ContinuousPlanner,
+    DemonstrationChoice,
+    Method,
+    RoundPlanner,
+    RunState,
+    calibrated_caps,
+    total_budget,
+    uniform_targets,
+)
+from phases.allocator import Allocator, warmup_budgets
+from retrieval import DemonstrationPool, create_embedder
+
+from ..backends import Backend, create_backend
+from ..cache import ResponseCache
+from ..config import RunConfig
+from ..dataset import dataset_fingerprint, load_queries
+from ..errors import ConfigError
+from ..prompts import PromptBuilder
+from ..records import Query, SampleRecord, SamplingParams
+from ..runlog import PendingRound, SampleLog, prepare_run_dir
+from ..verifiers import Verifier, create_verifier
+from .timings import Timings
+
+# Settings that say where a run writes, or how often it logs, not what it computes: a resume
+# may change them.
+UNCHECKED_ON_RESUME = ("output_dir", "cache_dir", "log_every_samples", "log_every_s")
+
+
+@dataclass
+class RunContext:
+    config: RunConfig
+    method: Method
+    verifier: Verifier
+    queries: list[Query]
+    cap: int  # the most samples any query may get
+    builder: PromptBuilder
+    backend: Backend
+    # Engines by name, with their sampling: "main", and "escalated" where escalation is on.
+    engines: dict[str, tuple[Backend, SamplingParams]]
+    run_dir: Path
+    log: SampleLog
+    logged: dict[tuple[str, int], SampleRecord]
+    pending: PendingRound
+    cache: Optional[ResponseCache]
+    pool: Optional[DemonstrationPool]
+    embedder_id: Optional[str]
+    state: RunState
+    warmup_targets: Optional[list[int]]
+    timings: Timings
+    started: float
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def escalated(self) -> Optional[Backend]:
+        return self.engines["escalated"][0] if "escalated" in self.engines else None
+
+    def planner(self) -> Union[RoundPlanner, ContinuousPlanner]:
+        """The schedule's planner: rounds, or continuous."""
+        schedule, state = self.config.schedule, self.state
+        targets = uniform_targets(state, self.config.seed) if not self.method.early_stop else None
+        cap_of: Optional[Callable[[int], int]] = None
+        if schedule.stop_confidence is not None:
+            cap_of = calibrated_caps(state, self.verifier.success_lower_bound, schedule.stop_confidence,
+                                     schedule.warmup, self.cap)
+        retrieval = self.config.retrieval
+        demonstrations = DemonstrationChoice(self.pool, self.method.demonstrations, retrieval.k,
+                                             retrieval.min_similarity, retrieval.rotate_among, schedule.warmup,
+                                             self.warmup_targets)
+        if schedule.continuous:
+            return ContinuousPlanner(state, self.method, self.config.seed, self.cap, schedule.warmup, demonstrations,
+                                     targets, self.warmup_targets, cap_of)
+        return RoundPlanner(state, self.method, self.config.seed, self.cap, schedule.warmup, demonstrations,
+                            schedule.warmup_together, schedule.max_rounds, targets, self.warmup_targets, cap_of)
+
+
+def prepare(config: RunConfig, backend: Optional[Backend] = None, embedder: Any = None,
+            escalation_backend: Optional[Backend] = None, repair: bool = False) -> RunContext:
+    """Build the run: verifier, queries, engines, the run directory and its log, the pool, the state."""
+    started = time.perf_counter()
+    timings = Timings()
+    schedule = config.schedule
+    verifier = create_verifier(config.verifier)
+    queries = load_queries(config.data, require_answers=verifier.needs_reference)
+    if schedule.stop_confidence is not None and verifier.success_lower_bound is None:
+        raise ConfigError(f"--stop-confidence needs a verifier that estimates each query's success probability "
+                          f"(consistency); '{config.verifier.name}' does not")
+    with timings.measure("model_load"):
+        if backend is None:
+            backend = create_backend(config.backend)
+        engines = _engines(config, backend, escalation_backend)
+    run_dir = Path(config.output_dir)
+    log, logged, warnings = _open_run_dir(config, run_dir, engines, repair)
+    method = METHODS[schedule.method]
+    pool, embedder, vectors = _pool(config, method, queries, embedder, timings)
+    state = RunState(queries, total_budget(schedule, len(queries)), vote_rule=verifier.resolved)
+    cap = verifier.sample_cap(schedule.per_query_cap)
+    warmup_targets = None
+    if schedule.allocator:
+        with timings.measure("allocation"):
+            warmup_targets = _learned_warmup(config, queries, state, cap, embedder, vectors)
+    pending = PendingRound(run_dir)
+    return RunContext(
+        config=config, method=method, verifier=verifier, queries=queries, cap=cap,
+        builder=PromptBuilder(config.prompt, canonical=verifier.canonical), backend=backend, engines=engines,
+        run_dir=run_dir, log=log, logged=logged, pending=pending,
+        cache=ResponseCache(config.cache_dir) if config.cache_dir else None, pool=pool,
+        embedder_id=embedder.model_id if pool is not None else None, state=state, warmup_targets=warmup_targets,
+        timings=timings, started=started, warnings=warnings,
+    )
+
+
+def _open_run_dir(config: RunConfig, run_dir: Path, engines, repair: bool):
+    """Create or check the run directory (``run.json``) and replay its log: (log, logged, warnings)."""
+    manifest = {
+        "config": {k: v for k, v in config.to_dict().items() if k not in UNCHECKED_ON_RESUME},
+        "dataset_sha256": dataset_fingerprint(config.data),
+        "model": engines["main"][0].model_id,
+    }
+    if "escalated" in engines:
+        manifest["escalation_model"] = engines["escalated"][0].model_id
+    defaults = {"config": type(config)(data=config.data).to_dict()}
+    for key in UNCHECKED_ON_RESUME:
+        defaults["config"].pop(key, None)
+    resuming = prepare_run_dir(run_dir, manifest, defaults, repair=repair)
+    log = SampleLog(run_dir)
+    logged = log.load(repair=repair) if resuming else {}
+    warnings = [f"{log.path}: {log.duplicates_dropped} duplicate record(s) collapsed"] if log.duplicates_dropped else []
+    return log, logged, warnings
+
+
+def _pool(config: RunConfig, method: Method, queries: list[Query], embedder: Any, timings: Timings):
+    """The demonstration pool over every question (none for methods without demonstrations)."""
+    if method.demonstrations == "none":
+        return None, embedder, None
+    with timings.measure("embedder_load"):
+        if embedder is None:
+            embedder = create_embedder(config.retrieval.embedder, config.retrieval.embedder_model)
+    with timings.measure("embedding"):
+        vectors = embedder.embed([q.question for q in queries])
+    with timings.measure("index"):
+        pool = DemonstrationPool([q.id for q in queries], [q.question for q in queries], vectors)
+    return pool, embedder, vectors
+
+
+def _engines(config: RunConfig, backend: Backend, given: Optional[Backend]) -> dict[str, tuple[Backend, SamplingParams]]:
+    """The main engine, and the one escalated samples go to: given, the main one (same engine and
+    model, other sampling), or a new one."""
+    sampling, escalation = config.sampling, config.escalation
+    params = SamplingParams(sampling.temperature, sampling.top_p, sampling.top_k, sampling.max_tokens,
+                            tuple(sampling.stop))
+    engines = {"main": (backend, params)}
+    if not escalation.enabled:
+        return engines
+    escalated_params = replace(params, temperature=escalation.temperature) if escalation.temperature is not None \
+        else params
+    if given is None:
+        name = escalation.backend or config.backend.name
+        model = escalation.model or config.backend.model
+        same = name == config.backend.name and model == config.backend.model
+        given = backend if same else create_backend(replace(config.backend, name=name, model=model))
+    engines["escalated"] = (given, escalated_params)
+    return engines
+
+
+def _learned_warmup(config: RunConfig, queries, state, cap: int, embedder, vectors) -> list[int]:
+    """Warm-up budgets from a learned allocator: warmup x queries samples, by the Lagrangian rule.
+
+    ``vectors`` are the questions' embeddings where the pool already computed them.
+    """
+    allocator = Allocator.load(config.schedule.allocator)
+    if embedder is None:
+        embedder = create_embedder(config.retrieval.embedder, config.retrieval.embedder_model)
+    if embedder.model_id != allocator.embedder:
+        raise ConfigError(f"the allocator was trained with the embedder {allocator.embedder}, this run uses "
+                          f"{embedder.model_id}; pass the same --embedder/--embedder-model")
+    questions = [q.question for q in queries]
+    total = min(state.total_budget, config.schedule.warmup * len(queries))
+    return warmup_budgets(allocator, [q.id for q in queries], questions,
+                          vectors if vectors is not None else embedder.embed(questions), config.seed, total, cap)
