@@ -28,44 +28,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from adaptive_batch import RunConfig, run
+from adaptive_batch.analysis import uniform_curve
 from adaptive_batch.backends import create_backend
 from adaptive_batch.config import DataConfig, ScheduleConfig
 from adaptive_batch.report import load_run
-
-
-def uniform_curve(samples: list[dict], n_queries: int, n: int) -> dict:
-    """Uniform best-of-x for x = 0..n from the samples of an elimination run capped at n."""
-    by_query: dict[str, list[dict]] = {}
-    for s in samples:
-        if s["error"] is None:
-            by_query.setdefault(s["query_id"], []).append(s)
-    first_pass, prompt, generated, estimated = [], [], np.zeros(n), np.zeros(n)
-    for rows in by_query.values():
-        rows.sort(key=lambda s: s["sample_index"])
-        passes = [s["sample_index"] for s in rows if s["passed"]]
-        first_pass.append(passes[0] if passes else n)
-        prompt.append(rows[0]["prompt_tokens"])
-        drawn = {s["sample_index"]: s["completion_tokens"] for s in rows}
-        mean = sum(drawn.values()) / len(drawn)
-        for i in range(n):
-            if i in drawn:
-                generated[i] += drawn[i]
-            else:
-                generated[i] += mean
-                estimated[i] += mean
-    first = np.array(first_pass)
-    curve = {"samples": [], "generated_tokens": [], "total_tokens": [], "coverage": []}
-    for x in range(n + 1):
-        gen = generated[:x].sum() / n_queries
-        curve["samples"].append(float(x))
-        curve["generated_tokens"].append(round(float(gen), 3))
-        curve["total_tokens"].append(round(float(gen + x * sum(prompt) / n_queries), 3))
-        curve["coverage"].append(float((first < x).sum() / n_queries))
-    return {"curve": curve, "estimated_generated_share": round(float(estimated.sum() / generated.sum()), 4),
-            "samples_drawn": sum(len(rows) for rows in by_query.values())}
 
 
 def main(argv: list[str] | None = None) -> int:

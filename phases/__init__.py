@@ -6,6 +6,7 @@ from .demonstrations import DemonstrationChoice
 from .policies import (
     METHODS,
     Method,
+    PlanSettings,
     calibrated_cap,
     calibrated_caps,
     choose_within_budget,
@@ -24,6 +25,7 @@ __all__ = [
     "Method",
     "QueryStatus",
     "RunState",
+    "PlanSettings",
     "PlannedRound",
     "RoundPlanner",
     "calibrated_cap",

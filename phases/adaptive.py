@@ -22,10 +22,9 @@ def plan_adaptive_round(
     Demonstrations come from the pool as it is now, so queries resolved last round already help.
     """
     if targets is not None:
-        candidates = [p for p, s in enumerate(state.status) if s.error is None and s.samples < targets[p]]
+        candidates = [p for p, s in enumerate(state.status) if s.may_sample(targets[p], stop_when_resolved=False)]
     else:
-        candidates = [p for p, s in enumerate(state.status)
-                      if state.active(p) and s.samples < (query_caps[p] if query_caps else cap)]
+        candidates = [p for p, s in enumerate(state.status) if s.may_sample(query_caps[p] if query_caps else cap)]
     chosen = choose_within_budget(state, candidates, run_seed)
     indices = [state.status[p].samples for p in chosen]
     seeds = [sample_seed(run_seed, state.queries[p].id, i) for p, i in zip(chosen, indices)]

@@ -15,54 +15,35 @@ but not bit for bit. Round mode stays the default for that reason.
 from __future__ import annotations
 
 import heapq
-from typing import Callable, Optional
+from typing import Optional
 
 from .demonstrations import DemonstrationChoice
-from .policies import Method
+from .policies import PlanSettings
 from .state import Assignment, RunState, sample_seed, tie_break_rank
 
 
 class ContinuousPlanner:
-    def __init__(
-        self,
-        state: RunState,
-        method: Method,
-        run_seed: int,
-        cap: int,
-        warmup: int,
-        demonstrations: Optional[DemonstrationChoice] = None,
-        targets: Optional[list[int]] = None,
-        warmup_targets: Optional[list[int]] = None,
-        cap_of: Optional[Callable[[int], int]] = None,
-    ):
-        """``targets``: best-of-N sample counts; ``warmup_targets``: a learned allocator's warm-up
-        budgets; ``cap_of(position)``: calibrated stopping's per-query cap."""
-        self.state, self.method, self.run_seed = state, method, run_seed
-        self.cap, self.warmup, self.demonstrations = cap, warmup, demonstrations
-        self.targets, self.warmup_targets, self.cap_of = targets, warmup_targets, cap_of
+    def __init__(self, state: RunState, settings: PlanSettings, demonstrations: Optional[DemonstrationChoice] = None):
+        self.state, self.settings, self.demonstrations = state, settings, demonstrations
         self.busy: set[int] = set()
-        self._rank = [tie_break_rank(run_seed, q.id) for q in state.queries]
+        self._rank = [tie_break_rank(settings.run_seed, q.id) for q in state.queries]
         self._heap = [(s.samples, self._rank[p], p) for p, s in enumerate(state.status) if self._eligible(p)]
         heapq.heapify(self._heap)
 
     def _eligible(self, position: int) -> bool:
-        status = self.state.status[position]
-        if status.error is not None:
-            return False
-        if self.targets is not None:
-            return status.samples < self.targets[position]
-        if status.resolved:
-            return False
-        limit = self.cap_of(position) if self.cap_of is not None else self.cap
-        return status.samples < limit
+        status, settings = self.state.status[position], self.settings
+        if settings.targets is not None:
+            return status.may_sample(settings.targets[position], stop_when_resolved=False)
+        return status.may_sample(settings.cap_of(position) if settings.cap_of is not None else settings.cap)
 
     def _warm(self, position: int) -> int:
-        return self.warmup_targets[position] if self.warmup_targets is not None else self.warmup
+        settings = self.settings
+        return settings.warmup_targets[position] if settings.warmup_targets is not None else settings.warmup
 
     def phase_of(self, assignment: Assignment) -> str:
         if assignment.sample_index < self._warm(assignment.position):
             return "warmup"
-        return self.method.adaptive_phase
+        return self.settings.method.adaptive_phase
 
     def next(self) -> Optional[Assignment]:
         """The next sample to dispatch, or None while nothing may be (budget spent or all busy)."""
@@ -85,7 +66,7 @@ class ContinuousPlanner:
 
     def _assignment(self, position: int) -> Assignment:
         index = self.state.status[position].samples
-        seed = sample_seed(self.run_seed, self.state.queries[position].id, index)
+        seed = sample_seed(self.settings.run_seed, self.state.queries[position].id, index)
         demos: tuple = ()
         if self.demonstrations is not None and index >= self._warm(position):
             demos = self.demonstrations.for_samples([position], [index], [seed])[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Literal, Sequence
+from typing import Callable, Literal, Optional, Sequence
 
 from adaptive_batch.config import ScheduleConfig
 
@@ -35,6 +35,21 @@ METHODS: dict[str, Method] = {
         Method("uniform", False, "none", "best-of-N: every query gets the same samples, no early stop"),
     )
 }
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    """What every planner plans by: the method, the run's seed, the per-query cap, the warm-up
+    size, and the optional per-query numbers (best-of-N ``targets``, a learned allocator's
+    ``warmup_targets``, calibrated stopping's ``cap_of(position)``)."""
+
+    method: Method
+    run_seed: int
+    cap: int
+    warmup: int
+    targets: Optional[list[int]] = None
+    warmup_targets: Optional[list[int]] = None
+    cap_of: Optional[Callable[[int], int]] = None
 
 
 def total_budget(schedule: ScheduleConfig, n_queries: int) -> int:

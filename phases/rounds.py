@@ -9,11 +9,11 @@ round, the interrupted one included, exactly as before.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional
+from typing import NamedTuple, Optional
 
 from .adaptive import plan_adaptive_round
 from .demonstrations import DemonstrationChoice
-from .policies import Method
+from .policies import PlanSettings
 from .state import Assignment, RunState
 from .warmup import plan_warmup_round
 
@@ -25,26 +25,10 @@ class PlannedRound(NamedTuple):
 
 
 class RoundPlanner:
-    def __init__(
-        self,
-        state: RunState,
-        method: Method,
-        run_seed: int,
-        cap: int,
-        warmup: int,
-        demonstrations: DemonstrationChoice,
-        warmup_together: bool = False,
-        max_rounds: Optional[int] = None,
-        targets: Optional[list[int]] = None,
-        warmup_targets: Optional[list[int]] = None,
-        cap_of: Optional[Callable[[int], int]] = None,
-    ):
-        """``targets``: best-of-N sample counts; ``warmup_targets``: a learned allocator's warm-up
-        budgets; ``cap_of(position)``: calibrated stopping's per-query cap."""
-        self.state, self.method, self.run_seed, self.cap = state, method, run_seed, cap
-        self.demonstrations, self.max_rounds = demonstrations, max_rounds
-        self.targets, self.warmup_targets, self.cap_of = targets, warmup_targets, cap_of
-        rounds = max(warmup_targets, default=0) if warmup_targets else warmup
+    def __init__(self, state: RunState, settings: PlanSettings, demonstrations: DemonstrationChoice,
+                 warmup_together: bool = False, max_rounds: Optional[int] = None):
+        self.state, self.settings, self.demonstrations, self.max_rounds = state, settings, demonstrations, max_rounds
+        rounds = max(settings.warmup_targets, default=0) if settings.warmup_targets else settings.warmup
         self.together = rounds if warmup_together else 1
         self.warmup_rounds = 1 if self.together > 1 else rounds  # the whole warm-up in round 0
         self.next_index = 0
@@ -62,15 +46,16 @@ class RoundPlanner:
         """The next round to run, or None when the schedule is done."""
         if self.round_limit_reached:
             return None
+        settings, state = self.settings, self.state
         if self.in_warmup:
             planned = PlannedRound("warmup", self.next_index, plan_warmup_round(
-                self.state, self.method, self.run_seed, self.warmup_targets, self.together))
+                state, settings.method, settings.run_seed, settings.warmup_targets, self.together))
         else:
-            caps = [self.cap_of(p) for p in range(len(self.state.status))] if self.cap_of else None
-            assignments = plan_adaptive_round(self.state, self.run_seed, self.cap, self.demonstrations,
-                                              self.targets, caps)
+            caps = [settings.cap_of(p) for p in range(len(state.status))] if settings.cap_of else None
+            assignments = plan_adaptive_round(state, settings.run_seed, settings.cap, self.demonstrations,
+                                              settings.targets, caps)
             if not assignments:
                 return None
-            planned = PlannedRound(self.method.adaptive_phase, self.next_index, assignments)
+            planned = PlannedRound(settings.method.adaptive_phase, self.next_index, assignments)
         self.next_index += 1
         return planned

@@ -51,6 +51,12 @@ class QueryStatus:
     votes: dict[str, int] = field(default_factory=dict)
     vote_responses: dict[str, str] = field(default_factory=dict)
 
+    def may_sample(self, limit: float, stop_when_resolved: bool = True) -> bool:
+        """Whether the query may get another sample: the engine could serve it, it is under
+        ``limit`` samples, and, for methods that stop early, it is not resolved yet. The one rule
+        every planner asks."""
+        return self.error is None and self.samples < limit and not (stop_when_resolved and self.resolved)
+
     def top_answers(self) -> list[str]:
         """Answers by votes, most first; ties go to the answer seen first."""
         order = {answer: i for i, answer in enumerate(self.votes)}
@@ -139,7 +145,3 @@ class RunState:
         status.resolved_round = record.round
         phase["resolved"] += 1
         return True
-
-    def active(self, position: int) -> bool:
-        status = self.status[position]
-        return status.error is None and not status.resolved

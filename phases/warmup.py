@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from .policies import Method, choose_within_budget
 from .state import Assignment, RunState, sample_seed
 
@@ -14,12 +16,8 @@ def plan_warmup_round(state: RunState, method: Method, run_seed: int,
     ``together`` > 1: up to that many samples of each query at once (its whole warm-up), side by
     side, for engines that serve the samples of one prompt together.
     """
-    candidates = [
-        p
-        for p, status in enumerate(state.status)
-        if status.error is None and (not method.early_stop or not status.resolved)
-        and (targets is None or status.samples < targets[p])
-    ]
+    candidates = [p for p, status in enumerate(state.status)
+                  if status.may_sample(targets[p] if targets is not None else math.inf, method.early_stop)]
     if together > 1:
         return _together(state, run_seed, candidates, targets, together)
     return [

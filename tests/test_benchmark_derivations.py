@@ -1,8 +1,10 @@
 """The benchmarks' derived quantities, checked against the runs they stand in for (simulated backend)."""
 
+import pytest
+
 from adaptive_batch import RunConfig, run
+from adaptive_batch.analysis import uniform_curve
 from adaptive_batch.report import load_run
-from benchmarks.uniform_first_pass import uniform_curve
 
 
 def _run(path, tmp_path, name, method, budget, **schedule):
@@ -37,7 +39,7 @@ def test_uniform_best_of_n_from_an_elimination_run_capped_at_n(synthetic, tmp_pa
 def test_compute_curves_merges_methods_from_result_files_of_the_same_settings(tmp_path):
     import json
 
-    from benchmarks.compute_curves import merged, methods_in
+    from adaptive_batch.analysis import merge_results as merged, methods_in
 
     def result(name, limit, budget, methods):
         rows = [{"seed": s, "uniform_at_budget": 0.5, **{m: {"coverage": 0.1 * s, "tag": name, "curve": {}}
@@ -56,3 +58,23 @@ def test_compute_curves_merges_methods_from_result_files_of_the_same_settings(tm
     assert [methods_in(r) for r in rows] == [["uniform", "elimination", "adaptive", "adaptive-rotate8"]] * 2
     assert all(r["adaptive"]["tag"] == "a" and r["elimination"]["tag"] == "b" for r in rows)  # first file wins
     assert methods_in(out[1]["datasets"]["addsub"]["seeds"][0]) == ["elimination"]
+
+
+@pytest.mark.parametrize("result", ["compute-curves.json", "compute-curves-first50-budget16.json"])
+def test_committed_curves_replay_identically_from_their_committed_sources(result):
+    """The library's arithmetic, run again over the committed inputs, gives the committed numbers."""
+    import json
+    from pathlib import Path
+
+    from adaptive_batch.analysis import dataset_report, merge_results
+
+    root = Path(__file__).resolve().parents[1]
+    committed = json.loads((root / "benchmarks" / "results" / result).read_text())
+    replayed = {}
+    for loaded in merge_results([str(root / source) for source in committed["sources"]]):
+        for name, dataset in loaded["datasets"].items():
+            data = committed["datasets"][name]
+            budgets = sorted(data["budgets_measured"] + data["budgets_not_measured"])
+            replayed[name] = dataset_report(loaded["settings"], dataset["seeds"], budgets)
+    assert replayed == {name: {k: v for k, v in data.items() if k != "plot"}
+                        for name, data in committed["datasets"].items()}

@@ -108,7 +108,8 @@ class LlamaCppBackend(BackendBase):
         for index, request in enumerate(requests):
             # One engine, one request at a time: the activity meter sees each call as busy time.
             with self.activity.request():
-                out = [self._one(request, derived_seed(request.seed, i) if i else request.seed) for i in range(request.n)]
+                seeds = [derived_seed(request.seed, i) if i else request.seed for i in range(request.n)]
+                out = [self._one(request, seed) for seed in seeds]
             yield index, out
 
     def stats(self) -> dict:

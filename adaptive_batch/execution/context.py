@@ -16,6 +16,7 @@ from phases import (
     ContinuousPlanner,
     DemonstrationChoice,
     Method,
+    PlanSettings,
     RoundPlanner,
     RunState,
     calibrated_caps,
@@ -81,11 +82,11 @@ class RunContext:
         demonstrations = DemonstrationChoice(self.pool, self.method.demonstrations, retrieval.k,
                                              retrieval.min_similarity, retrieval.rotate_among, schedule.warmup,
                                              self.warmup_targets)
+        settings = PlanSettings(self.method, self.config.seed, self.cap, schedule.warmup, targets,
+                                self.warmup_targets, cap_of)
         if schedule.continuous:
-            return ContinuousPlanner(state, self.method, self.config.seed, self.cap, schedule.warmup, demonstrations,
-                                     targets, self.warmup_targets, cap_of)
-        return RoundPlanner(state, self.method, self.config.seed, self.cap, schedule.warmup, demonstrations,
-                            schedule.warmup_together, schedule.max_rounds, targets, self.warmup_targets, cap_of)
+            return ContinuousPlanner(state, settings, demonstrations)
+        return RoundPlanner(state, settings, demonstrations, schedule.warmup_together, schedule.max_rounds)
 
 
 def prepare(config: RunConfig, backend: Optional[Backend] = None, embedder: Any = None,
@@ -157,7 +158,10 @@ def _pool(config: RunConfig, method: Method, queries: list[Query], embedder: Any
     return pool, embedder, vectors
 
 
-def _engines(config: RunConfig, backend: Backend, given: Optional[Backend]) -> dict[str, tuple[Backend, SamplingParams]]:
+Engines = dict[str, tuple[Backend, SamplingParams]]
+
+
+def _engines(config: RunConfig, backend: Backend, given: Optional[Backend]) -> Engines:
     """The main engine, and the one escalated samples go to: given, the main one (same engine and
     model, other sampling), or a new one."""
     sampling, escalation = config.sampling, config.escalation

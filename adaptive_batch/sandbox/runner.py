@@ -9,9 +9,9 @@ Layers, strongest first, each used where the machine allows:
    size-capped tmpfs as the work directory. The dataset, run directories, the project, home
    directories, ``/tmp`` and ``/proc`` are not there at all.
 2. As root, the code runs as ``nobody``: it can neither signal the tool nor read its files.
-3. Resource limits: CPU seconds, address space, file size, open files, no core dumps, and no
-   further process for the user (no fork, thread, spawn or, as nobody, exec can succeed); a wall-clock timeout after which the
-   whole process group is killed.
+3. Kernel limits: a seccomp filter that refuses fork, vfork, clone, clone3, execve and execveat;
+   no further process for the user (RLIMIT_NPROC 0); CPU seconds, address space, file size, open
+   files, no core dumps; a wall-clock timeout after which the whole process group is killed.
 4. An empty environment, ``python -I -S``, and a Python audit hook that refuses process
    creation, signals, sockets, ``ctypes``, frame introspection, reads outside the runtime and the
    work directory, writes outside the work directory, and more than a few new files.
@@ -117,15 +117,26 @@ def _namespace_prefix() -> tuple[str, ...]:
     return ()
 
 
+@lru_cache(maxsize=1)
+def _seccomp_holds() -> bool:
+    """Whether the child's seccomp filter installs here and then refuses an exec."""
+    try:
+        return subprocess.run([sys.executable, "-I", "-S", CHILD, "--probe-seccomp"], capture_output=True,
+                              timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 def sandbox_level() -> str:
     """What isolation this machine gives untrusted code (see the module docstring)."""
     prefix = _namespace_prefix()
+    kernel = "seccomp + rlimits" if _seccomp_holds() else "rlimits (no seccomp on this machine)"
     if prefix and "--user" not in prefix:
-        return "namespaces (network, mount with a read-only runtime root, pid) + nobody user + rlimits + audit hook"
+        return f"namespaces (network, mount with a read-only runtime root, pid) + nobody user + {kernel} + audit hook"
     if prefix:
-        return "user namespaces (network, mount with a read-only runtime root, pid) + rlimits + audit hook"
-    return ("rlimits + audit hook only (no namespaces on this machine: weaker isolation; reads are not confined "
-            "at the OS level, only by the audit hook)")
+        return f"user namespaces (network, mount with a read-only runtime root, pid) + {kernel} + audit hook"
+    return (f"{kernel} + audit hook only (no namespaces on this machine: weaker isolation; reads are not "
+            "confined at the OS level, only by the audit hook)")
 
 
 def _runtime_paths() -> list[str]:
