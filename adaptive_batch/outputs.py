@@ -51,7 +51,14 @@ class RunResult:
 
 def write_outputs(context: RunContext, counters: dict[str, int], status: str = "complete",
                   error: Optional[str] = None) -> RunResult:
-    """Write ``results.*``, ``samples.parquet`` (from the log) and ``summary.json`` for the run."""
+    """Write ``results.*``, ``samples.parquet`` (from the log) and ``summary.json`` for the run.
+
+    A re-run of a finished run that only replayed its log keeps the summary it had: its wall
+    time and timings describe the run that computed the samples, not the replay.
+    """
+    previous = _finished_summary(context.run_dir)
+    if previous is not None and status == "complete" and not counters["generated"] and not counters["cached"]:
+        return RunResult(context.run_dir, previous)
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -60,6 +67,8 @@ def write_outputs(context: RunContext, counters: dict[str, int], status: str = "
     rows = (
         {
             "id": q.id,
+            "question": q.question,
+            "reference": q.answer,
             "final_answer": s.answer,
             "resolved": s.resolved,
             "samples": s.samples,
@@ -124,6 +133,14 @@ def write_outputs(context: RunContext, counters: dict[str, int], status: str = "
     return RunResult(run_dir, summary)
 
 
+def _finished_summary(run_dir: Path) -> Optional[dict[str, Any]]:
+    try:
+        summary = json.loads((run_dir / SUMMARY_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) and summary.get("status") == "complete" else None
+
+
 def _stop_reason(config: RunConfig, state: RunState, status: str, verifier: Any) -> str:
     if status != "complete":
         return status
@@ -143,6 +160,8 @@ def _results_schema(pa):
     return pa.schema(
         [
             ("id", pa.string()),
+            ("question", pa.string()),
+            ("reference", pa.string()),
             ("final_answer", pa.string()),
             ("resolved", pa.bool_()),
             ("samples", pa.int32()),

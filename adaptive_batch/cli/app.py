@@ -23,7 +23,6 @@ app = typer.Typer(
     help="Process a whole LLM test set under one compute budget: a uniform warm-up, then adaptive "
     "allocation with evolving in-context demonstrations.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 
@@ -48,6 +47,23 @@ def handles_errors(command: Command) -> Command:
             raise typer.Exit(error.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"adaptive-batch {version('adaptive-batch')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, metavar="",
+                                 help="Print the version and exit."),
+) -> None:
+    """Process a whole LLM test set under one compute budget: a uniform warm-up, then adaptive
+    allocation with evolving in-context demonstrations."""
 
 
 def main() -> None:

@@ -56,6 +56,11 @@ RENAMES = {
     ("escalation", "cost_weight"): "escalate-cost-weight",
 }
 SKIPPED = {("data", "path")}
+# The --help panel of each section's options (RunConfig's own fields are the run's output).
+PANELS = {"": "Output", "data": "Data", "backend": "Model and backend", "sampling": "Sampling",
+          "schedule": "Schedule and budget", "retrieval": "Retrieval", "verifier": "Verifier", "prompt": "Prompt",
+          "escalation": "Escalation"}
+PANEL_OF_FIELD = {("", "seed"): "Sampling"}
 JSON_OBJECT_OPTIONS = {("backend", "options"), ("verifier", "options")}
 
 
@@ -69,6 +74,7 @@ class OptionSpec:
     annotation: Any
     choices: tuple[str, ...] | None
     multiple: bool
+    default_text: str | None  # the declared default as --help shows it; None when there is none
 
 
 def option_specs(sections: tuple[str, ...] | None = None) -> list[OptionSpec]:
@@ -87,10 +93,10 @@ def option_specs(sections: tuple[str, ...] | None = None) -> list[OptionSpec]:
             if (section, f.name) in JSON_OBJECT_OPTIONS:
                 annotation, choices, multiple = str, None, False
             default = f.default if f.default is not dataclasses.MISSING else None
-            shown = "" if default in (None, "", ()) else f" [default: {_show(default)}]"
+            shown = None if default in (None, "", ()) else _show(default)
             specs.append(
-                OptionSpec(section, f.name, flag.replace("-", "_"), f"--{flag}", f.metadata.get("help", "") + shown,
-                           annotation, choices, multiple)
+                OptionSpec(section, f.name, flag.replace("-", "_"), f"--{flag}", f.metadata.get("help", ""),
+                           annotation, choices, multiple, shown)
             )
     return specs
 
@@ -123,11 +129,28 @@ def _cli_type(hint: Any) -> tuple[Any, tuple[str, ...] | None, bool]:
     return hint, None, False
 
 
-def parameters(rich_panel: str = "Run options", sections: tuple[str, ...] | None = None) -> list[inspect.Parameter]:
-    """typer parameters, one per config field."""
+def parameters(panel: str | None = None, sections: tuple[str, ...] | None = None) -> list[inspect.Parameter]:
+    """typer parameters, one per config field, in its section's --help panel (or ``panel``).
+
+    Options default to "not given" (None), so the declared default is shown as text; a boolean
+    is a plain ``--flag/--no-flag`` pair, without a metavar.
+    """
     out = []
-    for spec in option_specs(sections):
-        option = typer.Option(None, spec.flag, help=spec.help, show_default=False, rich_help_panel=rich_panel)
+    order = list(PANELS.values())
+    order.append(order.pop(0))  # the run's output last
+
+    def panel_of(spec: OptionSpec) -> str:
+        return panel or PANEL_OF_FIELD.get((spec.section, spec.field)) or PANELS[spec.section]
+
+    # typer lays out panels in the order their first option comes, so the options go panel by panel.
+    for spec in sorted(option_specs(sections), key=lambda spec: order.index(panel_of(spec)) if not panel else 0):
+        where = panel_of(spec)
+        declaration = spec.flag
+        extra: dict[str, Any] = {}
+        if spec.annotation is bool:
+            declaration, extra["metavar"] = f"{spec.flag}/--no-{spec.flag[2:]}", ""
+        option = typer.Option(None, declaration, help=spec.help, show_default=spec.default_text or False,
+                              rich_help_panel=where, **extra)
         annotation = spec.annotation
         if spec.choices:
             # typer turns an Enum into a click.Choice; values come back as members.
@@ -158,7 +181,7 @@ def overrides(values: dict[str, Any], sections: tuple[str, ...] | None = None) -
     return nested
 
 
-def with_options(function, sections: tuple[str, ...] | None = None, panel: str = "Run options"):
+def with_options(function, sections: tuple[str, ...] | None = None, panel: str | None = None):
     """Replace ``function``'s ``**options`` catch-all, for typer, with one option per config field."""
     declared = inspect.signature(function)
     fixed = [p for p in declared.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]

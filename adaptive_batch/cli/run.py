@@ -19,17 +19,17 @@ def run_command(
     resume: Optional[str] = typer.Option(
         None, "--resume", help="Continue the run in this directory (a re-run of the same command also resumes)."
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display or summary table."),
-    json_out: bool = typer.Option(False, "--json", help="Print the summary as one JSON object on stdout."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", metavar="", help="No progress display or summary table."),
+    json_out: bool = typer.Option(False, "--json", metavar="", help="Print the summary as one JSON object on stdout."),
     config_file: Optional[str] = typer.Option(
         None, "--config", help="A TOML file holding any of the options below; flags given here override it."),
     fail_under: Optional[float] = typer.Option(
         None, "--fail-under", help=f"Exit with code {EXIT_BELOW_THRESHOLD} when coverage ends below this (0-1)."),
     dry_run: bool = typer.Option(
-        False, "--dry-run", help="Print the planned samples, estimated tokens and time (from a few calibration "
+        False, "--dry-run", metavar="", help="Print the planned samples, estimated tokens and time (from a few calibration "
         "samples), and spend nothing else."),
     repair: bool = typer.Option(
-        False, "--repair", help="Resume from a damaged run directory: keep every logged sample before the first "
+        False, "--repair", metavar="", help="Resume from a damaged run directory: keep every logged sample before the first "
         "damaged line (the rest is set aside in samples.jsonl.damaged) and generate the rest again."),
     **options: Any,
 ) -> None:
