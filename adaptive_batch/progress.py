@@ -1,40 +1,129 @@
-"""A rich progress display for runs: samples spent against budget, queries resolved, tokens/s, ETA."""
+"""Progress displays for runs: what the run is doing from its first second, then samples spent
+against the budget, queries resolved, samples and tokens per second, and the time left.
+
+Rates and the time left come from what this process generated (replayed samples cost nothing),
+measured from its first generated sample: seconds per sample times the samples left in the
+budget. ``RunProgress`` draws a live bar on a terminal; ``PlainProgress`` writes one plain line at
+most every ``every_s`` seconds (and at each status), for CI logs, ``nohup`` and pipes.
+"""
 
 from __future__ import annotations
 
-from .execution import RoundProgress
+import sys
+import time
+from typing import Optional, TextIO, Union
+
+from .events import RoundProgress, Status
+
+Event = Union[Status, RoundProgress]
+
+
+class _Rates:
+    """Samples and tokens per second of this process, and the seconds the budget's rest needs."""
+
+    def __init__(self):
+        self._first: Optional[tuple[float, int, int]] = None  # (time, samples, tokens) at the first generated one
+        self.samples_per_s = self.tokens_per_s = 0.0
+        self.eta_s: Optional[float] = None
+
+    def update(self, event: RoundProgress) -> None:
+        now = time.monotonic()
+        if self._first is None:
+            if event.samples_generated:
+                self._first = (now, event.samples_generated, event.tokens_generated)
+            return
+        t0, s0, k0 = self._first
+        elapsed = now - t0
+        if elapsed <= 0 or event.samples_generated <= s0:
+            return
+        self.samples_per_s = (event.samples_generated - s0) / elapsed
+        self.tokens_per_s = (event.tokens_generated - k0) / elapsed
+        self.eta_s = max(0, event.total_budget - event.spent) / self.samples_per_s
+
+
+def _clock(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return "-:--:--"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 class RunProgress:
+    """The live display on a terminal (rich): the bar on one row, the figures on the next, so
+    both fit an 80-column terminal."""
+
     def __init__(self, console):
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.console import Group
+        from rich.live import Live
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.text import Text
 
         self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} samples"),
-            TextColumn("{task.fields[resolved]}"),
-            TextColumn("{task.fields[speed]}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=False,
+            SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(bar_width=None),
+            TextColumn("{task.fields[spent]}"), TimeElapsedColumn(), console=console, expand=True,
         )
-        self._task = None
+        self._task = self._progress.add_task("starting", total=None, spent="")
+        self._figures = Text("")
+        progress, figures = self._progress, self._figures
+
+        class _Rows:
+            def __rich__(self):
+                return Group(progress.get_renderable(), figures)
+
+        self._live = Live(_Rows(), console=console, refresh_per_second=10, transient=False)
+        self._rates = _Rates()
 
     def __enter__(self) -> "RunProgress":
-        self._progress.__enter__()
+        self._live.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._progress.__exit__(*exc)
+        self._live.__exit__(*exc)
 
-    def update(self, event: RoundProgress) -> None:
-        fields = dict(
-            resolved=f"resolved {event.resolved}/{event.n_queries}",
-            speed=f"{event.completion_tokens / max(event.elapsed_s, 1e-9):.0f} tok/s",
+    def update(self, event: Event) -> None:
+        if isinstance(event, Status):
+            self._progress.update(self._task, description=event.text)
+            return
+        self._rates.update(event)
+        rates = self._rates
+        self._progress.update(self._task, total=event.total_budget, completed=event.spent,
+                              description=f"{event.phase} round {event.round}",
+                              spent=f"{event.spent}/{event.total_budget} samples")
+        self._figures.plain = (f"  resolved {event.resolved}/{event.n_queries} · {rates.samples_per_s:.2f} samples/s · "
+                               f"{rates.tokens_per_s:.0f} tok/s (prompt + generated) · left {_clock(rates.eta_s)}")
+
+
+class PlainProgress:
+    """Plain ``key=value`` lines for logs: no colour, no redraw, no wrapping."""
+
+    def __init__(self, stream: TextIO = sys.stderr, every_s: float = 30.0):
+        self.stream, self.every_s = stream, every_s
+        self._rates = _Rates()
+        self._last: Optional[float] = None
+
+    def __enter__(self) -> "PlainProgress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def update(self, event: Event) -> None:
+        if isinstance(event, Status):
+            self._write(f"status: {event.text}")
+            return
+        self._rates.update(event)
+        now = time.monotonic()
+        if self._last is not None and now - self._last < self.every_s:
+            return
+        self._last = now
+        rates = self._rates
+        self._write(
+            f"progress: phase={event.phase} round={event.round} samples={event.spent}/{event.total_budget} "
+            f"resolved={event.resolved}/{event.n_queries} samples_per_s={rates.samples_per_s:.3f} "
+            f"tokens_per_s={rates.tokens_per_s:.1f} elapsed_s={event.elapsed_s:.0f} "
+            f"eta_s={'' if rates.eta_s is None else f'{rates.eta_s:.0f}'}"
         )
-        description = f"{event.phase} r{event.round}"
-        if self._task is None:
-            self._task = self._progress.add_task(description, total=event.total_budget, **fields)
-        self._progress.update(self._task, completed=event.spent, description=description, **fields)
+
+    def _write(self, line: str) -> None:
+        self.stream.write(line + "\n")
+        self.stream.flush()

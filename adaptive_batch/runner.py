@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, Union
 
 from .backends import Backend
 from .config import RunConfig
 from .errors import AdaptiveBatchError
-from .execution import RoundProgress, SampleExecutor, drive, prepare
+from .execution import RoundProgress, SampleExecutor, Status, drive, prepare
 from .outputs import RunResult, write_outputs
 
 __all__ = ["RoundProgress", "run"]
@@ -17,7 +17,7 @@ __all__ = ["RoundProgress", "run"]
 
 def run(
     config: RunConfig,
-    progress: Optional[Callable[[RoundProgress], None]] = None,
+    progress: Optional[Callable[[Union[Status, RoundProgress]], None]] = None,
     backend: Optional[Backend] = None,
     embedder: Any = None,
     should_stop: Optional[Callable[[], bool]] = None,
@@ -27,7 +27,8 @@ def run(
     """Run the two-phase processor (or a baseline) as ``config`` says, and write the run directory.
 
     ``backend`` and ``embedder`` may be passed in already built, so that a notebook or a
-    benchmark loads the model once for many runs. A run directory that already holds this run's
+    benchmark loads the model once for many runs. ``progress`` hears a ``Status`` at each step of
+    the preparation and a ``RoundProgress`` as samples finish. A run directory that already holds this run's
     log is resumed: logged samples are replayed, not generated again. ``should_stop`` is asked
     between rounds; when it says so the run writes what it has and returns with status
     "interrupted" (the CLI's Ctrl-C). ``repair`` resumes from a damaged log: the records before its
@@ -37,7 +38,7 @@ def run(
     round collects its own garbage instead (see ``SampleExecutor.execute``), and the previous
     setting is restored on return.
     """
-    context = prepare(config, backend, embedder, escalation_backend, repair)
+    context = prepare(config, backend, embedder, escalation_backend, repair, notify=progress)
     executor = SampleExecutor(context, progress)
     try:
         with _collection_by_round():

@@ -76,12 +76,9 @@ class RunState:
         self.total_budget = total_budget
         self.vote_rule = vote_rule
         self.spent = 0
+        self.resolved_count = 0  # kept as queries resolve: progress displays ask it often
         self.by_phase: dict[str, dict[str, int]] = {}
         self.by_engine: dict[str, dict[str, int]] = {}
-
-    @property
-    def resolved_count(self) -> int:
-        return sum(s.resolved for s in self.status)
 
     @property
     def remaining(self) -> int:
@@ -124,6 +121,7 @@ class RunState:
                 status.resolved_phase = record.phase
                 status.resolved_round = record.round
                 phase["resolved"] += 1
+                self.resolved_count += 1
                 return True
         return False
 
@@ -144,4 +142,5 @@ class RunState:
         status.resolved_phase = record.phase
         status.resolved_round = record.round
         phase["resolved"] += 1
+        self.resolved_count += 1
         return True

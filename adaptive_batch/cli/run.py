@@ -10,6 +10,7 @@ from typing import Any, Optional
 import typer
 
 from . import options as cli_options
+from ..events import Status
 from .app import EXIT_BELOW_THRESHOLD, EXIT_INTERRUPTED, console, handles_errors
 
 
@@ -28,6 +29,9 @@ def run_command(
     dry_run: bool = typer.Option(
         False, "--dry-run", metavar="", help="Print the planned samples, estimated tokens and time (from a few calibration "
         "samples), and spend nothing else."),
+    progress_every: float = typer.Option(
+        30.0, "--progress-every", help="Seconds between progress lines when stderr is not a terminal (CI, nohup, "
+        "pipes); on a terminal the display is live."),
     repair: bool = typer.Option(
         False, "--repair", metavar="", help="Resume from a damaged run directory: keep every logged sample before the first "
         "damaged line (the rest is set aside in samples.jsonl.damaged) and generate the rest again."),
@@ -41,7 +45,7 @@ def run_command(
     try:
         with _GracefulStop() as stop:
             result = _run_with_progress(config, show=not quiet and not json_out, should_stop=stop.requested,
-                                        repair=repair)
+                                        repair=repair, progress_every=progress_every)
     except KeyboardInterrupt:
         console().print(f"Stopped at once. Every sample verified so far is logged; {_resume_hint(given)}.")
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -140,14 +144,19 @@ def config_command(
         console().print("config OK")
 
 
-def _run_with_progress(config, show: bool, should_stop, repair: bool = False):
-    from ..runner import run
-
+def _run_with_progress(config, show: bool, should_stop, repair: bool = False, progress_every: float = 30.0):
     if not show:
-        return run(config, should_stop=should_stop, repair=repair)
-    from ..progress import RunProgress
+        from ..runner import run
 
-    with RunProgress(console()) as display:
+        return run(config, should_stop=should_stop, repair=repair)
+    from ..progress import PlainProgress, RunProgress
+
+    err = console()
+    # Started before the library is imported, so a person sees it from the first second.
+    with (RunProgress(err) if err.is_terminal else PlainProgress(every_s=progress_every)) as display:
+        display.update(Status("importing the engines"))
+        from ..runner import run
+
         return run(config, progress=display.update, should_stop=should_stop, repair=repair)
 
 
@@ -168,10 +177,11 @@ def _print_summary(result) -> None:
                   str(s["completion_tokens"]), style="bold")
     out = console(stderr=False)
     out.print(table)
-    out.print(
+    out.print(  # one line, whatever the width: pipelines grep it
         f"coverage {s['coverage']:.3f} ({s['coverage_kind']}); {s['samples']}/{s['budget_samples']} samples; "
         f"{s['errors']} query errors; {s['wall_time_s']:.1f} s; stopped: {s['stop_reason']}. "
-        f"Results in {result.run_dir}"
+        f"Results in {result.run_dir}",
+        soft_wrap=True,
     )
 
 

@@ -3,7 +3,9 @@ sample executor (``execute``), and :func:`adaptive_batch.runner.run` ties them t
 
 from .context import UNCHECKED_ON_RESUME, RunContext, prepare
 from .drive import drive
-from .execute import RoundProgress, SampleExecutor
+from ..events import RoundProgress, Status
+from .execute import SampleExecutor
 from .timings import Timings
 
-__all__ = ["UNCHECKED_ON_RESUME", "RoundProgress", "RunContext", "SampleExecutor", "Timings", "drive", "prepare"]
+__all__ = ["UNCHECKED_ON_RESUME", "RoundProgress", "RunContext", "SampleExecutor", "Status", "Timings", "drive",
+           "prepare"]

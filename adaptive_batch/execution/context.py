@@ -35,6 +35,7 @@ from ..prompts import PromptBuilder
 from ..records import Query, SampleRecord, SamplingParams
 from ..runlog import PendingRound, SampleLog, prepare_run_dir
 from ..verifiers import Verifier, create_verifier
+from ..events import Status
 from .timings import Timings
 
 # Settings that say where a run writes, or how often it logs, not what it computes: a resume
@@ -90,10 +91,16 @@ class RunContext:
 
 
 def prepare(config: RunConfig, backend: Optional[Backend] = None, embedder: Any = None,
-            escalation_backend: Optional[Backend] = None, repair: bool = False) -> RunContext:
-    """Build the run: verifier, queries, engines, the run directory and its log, the pool, the state."""
+            escalation_backend: Optional[Backend] = None, repair: bool = False,
+            notify: Optional[Callable[[Status], None]] = None) -> RunContext:
+    """Build the run: verifier, queries, engines, the run directory and its log, the pool, the state.
+
+    ``notify`` hears what it is doing at each step, for displays that must not stay blank while
+    a model loads."""
     started = time.perf_counter()
     timings = Timings()
+    say = (lambda text: notify(Status(text))) if notify is not None else (lambda text: None)
+    say(f"reading {config.data.path or config.data.adapter}")
     schedule = config.schedule
     verifier = create_verifier(config.verifier)
     queries = load_queries(config.data, require_answers=verifier.needs_reference)
@@ -102,12 +109,15 @@ def prepare(config: RunConfig, backend: Optional[Backend] = None, embedder: Any 
                           f"(consistency); '{config.verifier.name}' does not")
     with timings.measure("model_load"):
         if backend is None:
+            say(f"loading the model ({config.backend.name}: {config.backend.model or 'the default model'})")
             backend = create_backend(config.backend)
         engines = _engines(config, backend, escalation_backend)
     run_dir = Path(config.output_dir)
     log, logged, warnings = _open_run_dir(config, run_dir, engines, repair)
+    if logged:
+        say(f"resuming: {len(logged)} logged samples to replay")
     method = METHODS[schedule.method]
-    pool, embedder, vectors = _pool(config, method, queries, embedder, timings)
+    pool, embedder, vectors = _pool(config, method, queries, embedder, timings, say)
     state = RunState(queries, total_budget(schedule, len(queries)), vote_rule=verifier.resolved)
     cap = verifier.sample_cap(schedule.per_query_cap)
     warmup_targets = None
@@ -144,15 +154,19 @@ def _open_run_dir(config: RunConfig, run_dir: Path, engines, repair: bool):
     return log, logged, warnings
 
 
-def _pool(config: RunConfig, method: Method, queries: list[Query], embedder: Any, timings: Timings):
+def _pool(config: RunConfig, method: Method, queries: list[Query], embedder: Any, timings: Timings,
+          say: Callable[[str], None]):
     """The demonstration pool over every question (none for methods without demonstrations)."""
     if method.demonstrations == "none":
         return None, embedder, None
     with timings.measure("embedder_load"):
         if embedder is None:
+            say(f"loading the embedder ({config.retrieval.embedder})")
             embedder = create_embedder(config.retrieval.embedder, config.retrieval.embedder_model)
+    say(f"embedding {len(queries)} questions")
     with timings.measure("embedding"):
         vectors = embedder.embed([q.question for q in queries])
+    say("building the index")
     with timings.measure("index"):
         pool = DemonstrationPool([q.id for q in queries], [q.question for q in queries], vectors)
     return pool, embedder, vectors

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import time
-from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 from ..backends import Backend
@@ -19,22 +18,8 @@ from ..cache import request_key
 from ..records import Completion, GenerationRequest, SampleRecord, Verdict
 from ..runlog import SampleLog
 from .context import RunContext
+from ..events import PROGRESS_EVERY_S, RoundProgress
 from .timings import Timings
-
-
-@dataclass(frozen=True)
-class RoundProgress:
-    """Reported after every round, for progress displays."""
-
-    phase: str
-    round: int
-    spent: int
-    total_budget: int
-    resolved: int
-    n_queries: int
-    completion_tokens: int
-    elapsed_s: float
-    replayed: bool
 
 
 class SampleExecutor:
@@ -50,6 +35,10 @@ class SampleExecutor:
         self.progress = progress
         self.counters = {"generated": 0, "replayed": 0, "cached": 0}
         self.generated_tokens = 0
+        self.fresh_tokens = 0  # prompt + generated tokens of the samples this process generated
+        self._round_done = 0
+        self._round_passed: set[int] = set()
+        self._last_report = 0.0
         self.timings = context.timings
         self.cache = context.cache
         self.backend = context.backend
@@ -100,9 +89,13 @@ class SampleExecutor:
         with self.timings.measure("prompts"):
             self._requests(assignments, ready, records, to_generate, completions, fresh_keys)
         self.counters["generated"] += len(fresh_keys)
+        self.fresh_tokens += sum(completions[s].prompt_tokens + completions[s].completion_tokens for s, _ in fresh_keys)
         config = self.context.config
         writer = _LogWriter(self.context.log, config.log_every_samples, config.log_every_s, self.timings)
         label = (lambda slot: phases[slot]) if phases else (lambda slot: phase)
+        for slot, record in enumerate(records):
+            if record is not None:  # replayed from the log
+                self._finished(label(slot), round_index, assignments[slot].position, record)
         try:
             # What needs no engine first: continuous mode's finished samples, cache and pending hits.
             self._cache_fresh([(slot, key, completions[slot]) for slot, key in fresh_keys])
@@ -117,10 +110,10 @@ class SampleExecutor:
             self.context.pending.clear()
             self._unverified = {}
         state, pool = self.context.state, self.context.pool
+        self._round_done, self._round_passed = 0, set()
         with self.timings.measure("bookkeeping"):
             resolved = []
             for a, record in zip(assignments, records):
-                self.generated_tokens += record.completion_tokens
                 if state.apply(a.position, record):
                     resolved.append(a.position)
         if pool is not None and resolved:
@@ -133,12 +126,26 @@ class SampleExecutor:
         # survives is frozen (exempt from later passes) until ``run`` hands it back at the end.
         gc.collect(0)
         gc.freeze()
-        if self.progress is not None:
-            self.progress(
-                RoundProgress(phase, round_index, state.spent, state.total_budget, state.resolved_count,
-                              len(state.queries), self.generated_tokens, time.perf_counter() - self.context.started,
-                              not fresh_keys and not to_generate and not completions)
-            )
+        self._report(phase, round_index, replayed=not fresh_keys and not to_generate and not completions)
+
+    def _report(self, phase: str, round_index: int, replayed: bool = False) -> None:
+        if self.progress is None:
+            return
+        state = self.context.state
+        self._last_report = time.monotonic()
+        self.progress(RoundProgress(
+            phase, round_index, state.spent + self._round_done, state.total_budget,
+            state.resolved_count + len(self._round_passed), len(state.queries), self.generated_tokens,
+            time.perf_counter() - self.context.started, replayed, self.counters["generated"], self.fresh_tokens))
+
+    def _finished(self, phase: str, round_index: int, position: int, record: SampleRecord) -> None:
+        """A sample of the round in flight is verified: count it for the progress display."""
+        self._round_done += record.error is None
+        self.generated_tokens += record.completion_tokens
+        if record.passed and not self.context.state.status[position].resolved:
+            self._round_passed.add(position)
+        if self.progress is not None and time.monotonic() - self._last_report >= PROGRESS_EVERY_S:
+            self._report(phase, round_index)
 
     def _generate(self, backend: Backend, batch, label, round_index: int, assignments, records, writer) -> None:
         """One engine's share of the round, verified and logged as the engine hands it over."""
@@ -152,6 +159,7 @@ class SampleExecutor:
             slot, _, key = batch[item[0]]
             self.counters["generated"] += 1
             completion = item[1][0]
+            self.fresh_tokens += completion.prompt_tokens + completion.completion_tokens
             self._cache_fresh([(slot, key, completion)])
             self._verify(label, round_index, assignments, {slot: completion}, {slot: key}, records, writer)
 
@@ -171,6 +179,7 @@ class SampleExecutor:
                     records[slot] = self._verified(label(slot), round_index, assignments[slot], completion)
                     done.append(slot)
                     writer.add(records[slot])
+                    self._finished(label(slot), round_index, assignments[slot].position, records[slot])
         except BaseException:
             self.stash({keys[s]: c for s, c in completions.items() if s not in done and s in keys})
             raise
