@@ -66,7 +66,9 @@ class DemonstrationPool:
 
     def add_many(self, positions: Sequence[int], responses: Sequence[str]) -> None:
         """``add`` for a round's newly resolved queries, in one index update."""
-        new = sorted({p for p in positions if p not in self._responses})
+        # In the order given: the index breaks equal similarities by insertion order, so a replayed
+        # batch must enter as its samples once did, one by one (rounds give positions in order).
+        new = list(dict.fromkeys(p for p in positions if p not in self._responses))
         if new:
             rows = np.asarray(new, dtype=np.int64)
             if self._index is not None:

@@ -42,7 +42,7 @@ def test_the_live_display_shows_its_status_from_the_start_and_moves_within_a_rou
             if bar:
                 counts_by_round.setdefault(int(bar.group(2)), set()).add(int(bar.group(3)))
             elif not counts_by_round:
-                statuses_before_samples |= {s for s in ("importing the engines", "reading", "loading the model")
+                statuses_before_samples |= {s for s in ("importing the engines", "read 12 queries", "loading the model")
                                             if s in screen}
             time.sleep(0.1)
     finally:

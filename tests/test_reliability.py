@@ -212,3 +212,23 @@ def test_cache_key_is_the_hash_of_the_whole_request_as_json():
         request = GenerationRequest(prompt=prompt, params=params, seed=12345)
         payload = json.dumps(["llama.cpp:gemma", prompt, params.__dict__, 12345, 3], sort_keys=True, default=list)
         assert request_key("llama.cpp:gemma", request, 3) == hashlib.sha256(payload.encode()).hexdigest()
+
+
+def test_a_one_slot_continuous_run_killed_mid_flight_resumes_identically(synthetic, tmp_path):
+    """A one-slot engine runs continuous scheduling on the run's own thread, so the run is a pure
+    function of its log: killed three times, it ends as an uninterrupted run does."""
+    data = synthetic(400)
+    extra = ("--backend", "simulated", "--embedder", "hashing", "--continuous", "--budget", 4)
+    reference = tmp_path / "reference"
+    assert subprocess.run(cli_args(data, reference, *extra), env=ENV).returncode == 0
+    out = tmp_path / "killed"
+    for _ in range(3):
+        proc = subprocess.Popen(cli_args(data, out, *extra), env=ENV, stderr=subprocess.DEVNULL)
+        wanted = len(log_records(out)) + 150
+        while proc.poll() is None and len(log_records(out)) < wanted:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert subprocess.run(cli_args(data, out, *extra), env=ENV).returncode == 0
+    assert sorted_samples(out) == sorted_samples(reference)
+    assert pq.read_table(out / "results.parquet").to_pylist() == pq.read_table(reference / "results.parquet").to_pylist()

@@ -154,7 +154,8 @@ def _run_with_progress(config, show: bool, should_stop, repair: bool = False, pr
     err = console()
     # Started before the library is imported, so a person sees it from the first second.
     with (RunProgress(err) if err.is_terminal else PlainProgress(every_s=progress_every)) as display:
-        display.update(Status("importing the engines"))
+        if err.is_terminal:  # a live line that the next one replaces; a log gets only what was done
+            display.update(Status("importing the engines"))
         from ..runner import run
 
         return run(config, progress=display.update, should_stop=should_stop, repair=repair)

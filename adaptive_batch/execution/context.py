@@ -100,10 +100,11 @@ def prepare(config: RunConfig, backend: Optional[Backend] = None, embedder: Any 
     started = time.perf_counter()
     timings = Timings()
     say = (lambda text: notify(Status(text))) if notify is not None else (lambda text: None)
-    say(f"reading {config.data.path or config.data.adapter}")
     schedule = config.schedule
     verifier = create_verifier(config.verifier)
     queries = load_queries(config.data, require_answers=verifier.needs_reference)
+    # Said once the data is read and checked: a bad input's error stands alone on stderr.
+    say(f"read {len(queries)} queries from {config.data.path or config.data.adapter}")
     if schedule.stop_confidence is not None and verifier.success_lower_bound is None:
         raise ConfigError(f"--stop-confidence needs a verifier that estimates each query's success probability "
                           f"(consistency); '{config.verifier.name}' does not")

@@ -63,7 +63,9 @@ def drive_continuous(executor: SampleExecutor, planner: ContinuousPlanner, stopp
     queued = 0 if inline else 1  # requests waiting beyond the slots, so a freed slot refills at once
     in_flight: dict[Future, object] = {}
     known: list = []
-    batch_index = 0
+    # A batch's number is its samples' "round"; a resume numbers on from the log.
+    logged = executor.context.logged
+    batch_index = 1 + max((record.round for record in logged.values()), default=-1)
     status = "complete"
     try:
         while True:
@@ -79,6 +81,12 @@ def drive_continuous(executor: SampleExecutor, planner: ContinuousPlanner, stopp
                         if executor.known(assignment, key):
                             known.append(assignment)
                             continue
+                        if known:
+                            # Replayed samples are applied first: this sample's demonstrations must
+                            # be chosen from the pool as it was when the run first drew it. It goes
+                            # back in line and is planned again once they are in.
+                            planner.release([assignment.position])
+                            break
                         future = workers.submit(executor.backend_for(engine).generate, [request])
                         in_flight[future] = assignment
             if not in_flight and not known:
@@ -95,7 +103,9 @@ def drive_continuous(executor: SampleExecutor, planner: ContinuousPlanner, stopp
             executor.execute("continuous", batch_index, batch, ready=ready,
                              phases=[planner.phase_of(a) for a in batch])
             planner.release([a.position for a in batch])
-            batch_index += 1
+            queries = executor.context.queries
+            if not all((queries[a.position].id, a.sample_index) in logged for a in batch):
+                batch_index += 1  # a batch that only replayed the log numbers nothing
     finally:
         if in_flight:
             _stash(executor, in_flight)
