@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -160,3 +161,32 @@ def test_an_unknown_config_key_suggests_the_nearest_known_one(tmp_path):
     toml.write_text("[schedule]\nbudjet = 4\n")
     proc = cli("config", "data.jsonl", "--config", str(toml))
     assert proc.returncode == 2 and "budjet (did you mean budget?)" in proc.stderr.replace("\n", "")
+
+
+def test_compare_names_the_queries_that_changed_and_fails_a_regression(synthetic, tmp_path):
+    data = synthetic(40)
+    for name, budget in (("good", 4), ("worse", 2)):
+        assert cli("run", data, *SIMULATED, "--budget", budget, "--output", tmp_path / name, "--quiet").returncode == 0
+    same = cli("compare", tmp_path / "good", tmp_path / "good", "--json", "--max-drop", "0", "--max-lost", "0")
+    report = json.loads(same.stdout)
+    assert same.returncode == 0 and report["resolved_before_only"] == [] and report["figures"]["coverage"]["delta"] == 0
+    worse = cli("compare", tmp_path / "good", tmp_path / "worse", "--json", "--max-drop", "0.01")
+    report = json.loads(worse.stdout)
+    good = {r["id"]: r for r in map(json.loads, (tmp_path / "good" / "results.jsonl").read_text().splitlines())}
+    bad = {r["id"]: r for r in map(json.loads, (tmp_path / "worse" / "results.jsonl").read_text().splitlines())}
+    assert report["resolved_before_only"] == sorted(q for q in good if good[q]["resolved"] and not bad[q]["resolved"])
+    assert report["resolved_before_only"] and report["figures"]["coverage"]["delta"] < 0
+    assert worse.returncode == 4 and "regression" in worse.stderr
+    low, high = report["figures"]["coverage"]["ci95"]
+    assert low <= report["figures"]["coverage"]["delta"] <= high
+
+
+def test_list_shows_each_run_with_its_status(synthetic, tmp_path):
+    data = synthetic(20)
+    assert cli("run", data, *SIMULATED, "--budget", 3, "--output", tmp_path / "runs" / "done", "--quiet").returncode == 0
+    assert cli("run", data, *SIMULATED, "--budget", 3, "--output", tmp_path / "runs" / "cut", "--quiet").returncode == 0
+    (tmp_path / "runs" / "cut" / "summary.json").unlink()  # as a kill before the end leaves it
+    rows = {Path(r["run_dir"]).name: r for r in map(json.loads, cli("list", tmp_path / "runs", "--json").stdout.splitlines())}
+    assert rows["done"]["status"] == "complete" and rows["done"]["coverage"] is not None
+    assert rows["cut"]["status"] == "in progress or killed" and rows["cut"]["samples"] > 0
+    assert rows["done"]["method"] == "adaptive" and rows["done"]["dataset"] == str(data)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
 from . import options as cli_options
-from .app import console, handles_errors
+from .app import EXIT_BELOW_THRESHOLD, console, handles_errors
 
 
 def verify_command(
@@ -126,9 +127,78 @@ def learn_command(
                                  f"base-prompt samples (pass rate {info['pass_rate']:.3f})")
 
 
+def list_command(
+    directory: str = typer.Argument("runs", help="Where to look for run directories (searched below)."),
+    json_out: bool = typer.Option(False, "--json", metavar="", help="Print one JSON object per run."),
+) -> None:
+    """The runs under a directory, newest first: method, dataset, status, coverage, spend, date."""
+    from rich.table import Table
+
+    from ..runs_index import list_runs
+
+    runs = list_runs(directory)
+    if json_out:
+        sys.stdout.write("".join(json.dumps(r) + "\n" for r in runs))
+        return
+    table = Table(title=f"{len(runs)} runs under {directory}")
+    for column in ("run", "method", "dataset", "status", "coverage", "samples", "updated"):
+        table.add_column(column, justify="right" if column in ("coverage", "samples") else "left")
+    for r in runs:
+        spend = f"{r['samples']}/{r['budget_samples']}" if r["budget_samples"] else str(r["samples"])
+        table.add_row(r["run_dir"], r["method"] or "?", Path(r["dataset"] or "?").name, r["status"],
+                      "" if r["coverage"] is None else f"{r['coverage']:.3f}", spend, r["updated_at"])
+    console(stderr=False).print(table)
+
+
+def compare_command(
+    before: str = typer.Argument(..., help="The earlier run directory (last night).", show_default=False),
+    after: str = typer.Argument(..., help="The later run directory (tonight).", show_default=False),
+    max_drop: Optional[float] = typer.Option(
+        None, "--max-drop", help=f"Exit with code {EXIT_BELOW_THRESHOLD} when coverage fell by more than this "
+        "(e.g. 0.02)."),
+    max_lost: Optional[int] = typer.Option(
+        None, "--max-lost", help=f"Exit with code {EXIT_BELOW_THRESHOLD} when more than this many queries "
+        "resolved before are not resolved after."),
+    json_out: bool = typer.Option(False, "--json", metavar="", help="Print the comparison as one JSON object."),
+) -> None:
+    """Which queries changed between two runs of the same queries, and how each headline figure moved."""
+    from ..compare import compare_runs
+
+    report = compare_runs(before, after)
+    if json_out:
+        sys.stdout.write(json.dumps(report) + "\n")
+    else:
+        _print_comparison(report)
+    drop = -report["figures"]["coverage"]["delta"]
+    if (max_drop is not None and drop > max_drop) or (max_lost is not None
+                                                       and len(report["resolved_before_only"]) > max_lost):
+        console().print(f"regression: coverage {report['figures']['coverage']['delta']:+.4f}, "
+                        f"{len(report['resolved_before_only'])} queries no longer resolved", soft_wrap=True)
+        raise typer.Exit(EXIT_BELOW_THRESHOLD)
+
+
+def _print_comparison(report: dict) -> None:
+    from rich.table import Table
+
+    out = console(stderr=False)
+    table = Table(title=f"{report['after']} against {report['before']} ({report['shared_queries']} shared queries)")
+    for column in ("figure", "before", "after", "change", "95% interval"):
+        table.add_column(column, justify="left" if column == "figure" else "right")
+    for name, f in report["figures"].items():
+        table.add_row(name, f"{f['before']:g}", f"{f['after']:g}", f"{f['delta']:+g}",
+                      f"[{f['ci95'][0]:+g}, {f['ci95'][1]:+g}]")
+    out.print(table)
+    for key, label in (("resolved_before_only", "resolved before, not after"),
+                       ("resolved_after_only", "resolved after, not before"), ("answer_changed", "answer changed")):
+        ids = report[key]
+        shown = ", ".join(ids[:20]) + (f", ... ({len(ids) - 20} more)" if len(ids) > 20 else "")
+        out.print(f"{label}: {len(ids)}" + (f" ({shown})" if ids else ""), soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
     app.command("verify", help=verify_command.__doc__)(
         cli_options.with_options(handles_errors(verify_command), ("data", "verifier")))
     for name, command in (("score", score_command), ("export", export_command), ("report", report_command),
-                          ("inspect", inspect_command), ("learn", learn_command)):
+                          ("inspect", inspect_command), ("learn", learn_command), ("list", list_command),
+                          ("compare", compare_command)):
         app.command(name)(handles_errors(command))
