@@ -70,4 +70,4 @@ class ContinuousPlanner:
         demos: tuple = ()
         if self.demonstrations is not None and index >= self._warm(position):
             demos = self.demonstrations.for_samples([position], [index], [seed])[0]
-        return Assignment(position, index, seed, demos)
+        return Assignment(position, index, seed, demos, self.settings.engine_of(index))

@@ -8,7 +8,7 @@ from typing import Callable, Literal, Optional, Sequence
 
 from adaptive_batch.config import ScheduleConfig
 
-from .state import RunState, tie_break_rank
+from .state import Assignment, RunState, tie_break_rank
 
 Demonstrations = Literal["none", "nearest", "random"]
 
@@ -50,6 +50,17 @@ class PlanSettings:
     targets: Optional[list[int]] = None
     warmup_targets: Optional[list[int]] = None
     cap_of: Optional[Callable[[int], int]] = None
+    # Escalation: a query's samples from this index on go to the escalation engine (None: off).
+    escalate_after: Optional[int] = None
+
+    def engine_of(self, sample_index: int) -> str:
+        """Which engine draws a query's sample of this index."""
+        return "escalated" if self.escalate_after is not None and sample_index >= self.escalate_after else "main"
+
+    def with_engines(self, assignments: list[Assignment]) -> list[Assignment]:
+        if self.escalate_after is None:
+            return assignments
+        return [a._replace(engine=self.engine_of(a.sample_index)) for a in assignments]
 
 
 def total_budget(schedule: ScheduleConfig, n_queries: int) -> int:

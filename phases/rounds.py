@@ -48,14 +48,14 @@ class RoundPlanner:
             return None
         settings, state = self.settings, self.state
         if self.in_warmup:
-            planned = PlannedRound("warmup", self.next_index, plan_warmup_round(
-                state, settings.method, settings.run_seed, settings.warmup_targets, self.together))
+            planned = PlannedRound("warmup", self.next_index, settings.with_engines(plan_warmup_round(
+                state, settings.method, settings.run_seed, settings.warmup_targets, self.together)))
         else:
             caps = [settings.cap_of(p) for p in range(len(state.status))] if settings.cap_of else None
             assignments = plan_adaptive_round(state, settings.run_seed, settings.cap, self.demonstrations,
                                               settings.targets, caps)
             if not assignments:
                 return None
-            planned = PlannedRound(settings.method.adaptive_phase, self.next_index, assignments)
+            planned = PlannedRound(settings.method.adaptive_phase, self.next_index, settings.with_engines(assignments))
         self.next_index += 1
         return planned

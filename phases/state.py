@@ -33,6 +33,7 @@ class Assignment(NamedTuple):
     sample_index: int
     seed: int
     demonstrations: tuple[Demonstration, ...] = ()
+    engine: str = "main"  # "escalated": the escalation backend draws it
 
 
 @dataclass(slots=True)  # one per query: a million of them must stay small

@@ -83,8 +83,9 @@ class RunContext:
         demonstrations = DemonstrationChoice(self.pool, self.method.demonstrations, retrieval.k,
                                              retrieval.min_similarity, retrieval.rotate_among, schedule.warmup,
                                              self.warmup_targets)
+        escalate_after = self.config.escalation.after if "escalated" in self.engines else None
         settings = PlanSettings(self.method, self.config.seed, self.cap, schedule.warmup, targets,
-                                self.warmup_targets, cap_of)
+                                self.warmup_targets, cap_of, escalate_after)
         if schedule.continuous:
             return ContinuousPlanner(state, settings, demonstrations)
         return RoundPlanner(state, settings, demonstrations, schedule.warmup_together, schedule.max_rounds)

@@ -46,15 +46,11 @@ class SampleExecutor:
         saved = context.pending.load(context.warnings)
         self._unverified = {key: Completion(**value) for key, value in saved.items()}
 
-    def _engine(self, assignment) -> str:
-        escalates = "escalated" in self._engines and assignment.sample_index >= self.context.config.escalation.after
-        return "escalated" if escalates else "main"
-
     def request_for(self, assignment) -> tuple[GenerationRequest, str, str]:
         """The engine request of one assignment, its cache key and the engine it goes to."""
         question = self.context.queries[assignment.position].question
         prompt = self.context.builder.prompt_for(question, assignment.demonstrations)
-        engine = self._engine(assignment)
+        engine = assignment.engine
         backend, params = self._engines[engine]
         request = GenerationRequest(prompt=prompt, params=params, seed=assignment.seed)
         return request, request_key(backend.model_id, request, 0), engine
@@ -226,7 +222,7 @@ class SampleExecutor:
             error=completion.error,
             score=verdict.score,
             detail=verdict.detail,
-            engine=self._engine(a),
+            engine=a.engine,
         )
 
 
