@@ -271,3 +271,30 @@ def test_warmup_together_draws_the_same_warmup_samples_in_one_round(synthetic, t
     assert len(together) <= 4 * 40
     with pytest.raises(ConfigError, match="warmup_together has no meaning with continuous"):
         config(path, tmp_path, warmup_together=True, continuous=True)
+
+
+def test_a_logged_samples_prompt_is_rebuilt_exactly_as_the_engine_received_it(synthetic, tmp_path):
+    """The log stores no prompts: ``inspect --prompt`` rebuilds them. Checked against every prompt
+    a recording backend (registered like any plugin) received, demonstrations included."""
+    from adaptive_batch.backends import BackendBase
+    from adaptive_batch.backends.simulated import SimulatedBackend
+    from adaptive_batch.prompt_replay import rebuild_prompt
+
+    class Recording(BackendBase):
+        def __init__(self):
+            self._inner = SimulatedBackend()
+            self.model_id = self._inner.model_id
+            self.prompts = {}
+
+        def generate(self, requests):
+            for request in requests:
+                self.prompts[request.seed] = request.prompt
+            return self._inner.generate(requests)
+
+    backend = Recording()
+    result = run(config(synthetic(40), tmp_path, budget=4), backend=backend)
+    samples = pq.read_table(result.run_dir / "samples.parquet").to_pylist()
+    with_demos = [s for s in samples if s["demo_ids"]]
+    assert with_demos and len(backend.prompts) == len(samples)
+    for s in samples:
+        assert rebuild_prompt(result.run_dir, s["query_id"], s["sample_index"]) == backend.prompts[s["seed"]], s

@@ -101,8 +101,19 @@ def report_command(
 def inspect_command(
     run_dir: str = typer.Argument(..., help="A run directory.", show_default=False),
     query_id: str = typer.Option(..., "--id", help="The query to show."),
+    prompt: Optional[int] = typer.Option(
+        None, "--prompt", help="Print the exact prompt of this sample index (rebuilt from the query and its "
+        "demonstration ids) instead of the query's story."),
 ) -> None:
     """One query's samples, verdicts, and the demonstrations each prompt carried."""
+    if prompt is not None:
+        from ..prompt_replay import rebuild_prompt
+
+        rebuilt = rebuild_prompt(run_dir, query_id, prompt)
+        text = rebuilt if isinstance(rebuilt, str) else "".join(
+            f"<{m['role']}>\n{m['content']}\n" for m in rebuilt)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
     from ..inspect_query import describe_query
 
     describe_query(run_dir, query_id, console(stderr=False))
