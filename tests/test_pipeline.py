@@ -98,6 +98,21 @@ def test_report_and_inspect_on_a_run_and_its_baseline(synthetic, tmp_path):
     assert missing.returncode == 2 and "no query 'nope'" in missing.stderr
 
 
+def test_a_self_contained_report_is_one_file_with_its_images_inside(synthetic, tmp_path):
+    import base64
+    import re
+
+    assert cli("run", synthetic(20), *SIMULATED, "--budget", "3", "--output", tmp_path / "run", "--quiet").returncode == 0
+    proc = cli("report", tmp_path / "run", "--output", tmp_path / "report", "--self-contained")
+    assert proc.returncode == 0, proc.stderr
+    page = (tmp_path / "report" / "report.html").read_text()
+    sources = re.findall(r"<img src='([^']*)'", page)
+    assert sources and all(src.startswith("data:image/png;base64,") for src in sources)
+    images = [base64.b64decode(src.split(",", 1)[1]) for src in sources]
+    assert all(image.startswith(b"\x89PNG") for image in images)
+    assert base64.b64decode(sources[0].split(",", 1)[1]) == (tmp_path / "report" / "coverage_vs_compute.png").read_bytes()
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 

@@ -90,11 +90,13 @@ def report_command(
                                          show_default=False),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Directory for report.html and its PNGs "
                                          "(default: FIRST_RUN_DIR/report)."),
+    self_contained: bool = typer.Option(False, "--self-contained", metavar="",
+                                        help="Put the images inside report.html: one file to share."),
 ) -> None:
     """An HTML report: coverage against compute, samples per query, resolutions, pool, demonstrations."""
     from ..report import write_report
 
-    page = write_report(run_dirs, output)
+    page = write_report(run_dirs, output, self_contained=self_contained)
     console(stderr=False).print(f"wrote {page}")
 
 
