@@ -9,14 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
+from .outputs import RESULTS_NAME
 
 
 def _results(run_dir: Path) -> dict[str, dict[str, Any]]:
-    path = run_dir / "results.jsonl"
+    path = run_dir / f"{RESULTS_NAME}.jsonl"
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
-        raise UserError(f"{run_dir} has no results.jsonl: is it a finished run directory?") from None
+        raise UserError(f"{run_dir} has no {path.name}: is it a finished run directory?") from None
     return {row["id"]: row for row in map(json.loads, lines)}
 
 

@@ -15,6 +15,7 @@ again, deterministically. Duplicate records (same query and sample index) are co
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -41,7 +42,11 @@ _RECORD_FIELDS: dict[str, tuple[type, ...]] = {
     "prompt_tokens": (int,), "completion_tokens": (int,), "finish_reason": (str,), "error": (str, type(None)),
     "score": (float, int, type(None)), "detail": (str, type(None)), "engine": (str,),
 }
-_OPTIONAL_FIELDS = {"error", "score", "detail", "engine"}  # absent in logs of earlier versions
+# Fields with a default may be absent (logs of earlier versions lack them).
+_OPTIONAL_FIELDS = {f.name for f in dataclasses.fields(SampleRecord) if f.default is not dataclasses.MISSING}
+
+
+assert set(_RECORD_FIELDS) == {f.name for f in dataclasses.fields(SampleRecord)}, "the log's fields follow SampleRecord"
 
 
 def parse_record(line: bytes) -> SampleRecord:

@@ -7,9 +7,8 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+from .outputs import SUMMARY_NAME
 from .runlog import LOG_NAME, MANIFEST_NAME
-
-SUMMARY_NAME = "summary.json"
 
 
 def list_runs(directory: str | Path) -> list[dict[str, Any]]:

@@ -111,8 +111,8 @@ class ForgingServer:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                task = by_prompt.get(body["prompt"].rsplit("\n\n\n", 1)[-1]) or next(
-                    (t for p, t in by_prompt.items() if body["prompt"].endswith(p)), None)
+                # The prompt ends with the task's own text (demonstrations come before it).
+                task = next((t for p, t in by_prompt.items() if body["prompt"].endswith(p)), None)
                 if task is not None and task.id == "HumanEval/0":
                     text = task.extra["canonical_solution"]
                 else:

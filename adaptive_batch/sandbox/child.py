@@ -46,8 +46,9 @@ BLOCKED_EVENTS = {
     "gc.get_objects", "gc.get_referrers", "gc.get_referents", "code.__new__", "sys.monitoring.register_callback",
     "os.chroot", "os.setuid", "os.setgid", "resource.setrlimit", "resource.prlimit",
 }
-FRAME_ATTRIBUTES = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back", "__globals__", "f_globals",
-                    "f_locals", "gi_code", "cr_code"}
+# The attributes that hand out a frame or a code object and raise "object.__getattr__"; from a
+# frame (f_back, f_locals) the rest is unaudited, so the wall is here.
+FRAME_ATTRIBUTES = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "gi_code", "cr_code", "ag_code"}
 WRITE_EVENTS = {"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.symlink", "os.link",
                 "os.truncate", "os.utime", "shutil.rmtree", "shutil.copyfile", "shutil.copytree", "shutil.move"}
 PLAIN_SCALARS = (int, float, complex, str, bytes, bool, type(None))
