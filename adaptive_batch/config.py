@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
 
+from .costs import UNITS, PriceTable, Unit
 from .errors import ConfigError
 
 METHODS = ("adaptive", "elimination", "random-demos", "uniform")
@@ -99,8 +100,12 @@ class BackendConfig(_FromDict):
     options: tuple[tuple[str, Any], ...] = doc(
         (), "Engine arguments passed through as a JSON object, e.g. '{\"tensor_parallel_size\": 2}' for vLLM."
     )
+    parameters: Optional[int] = doc(
+        None, "The model's parameter count, for FLOPs, where the engine does not report it (OpenAI-compatible "
+        "servers); llama.cpp reads it from the GGUF.")
 
     def __post_init__(self) -> None:
+        _require(self.parameters is None or self.parameters >= 1, f"parameters must be >= 1, got {self.parameters}")
         _require(self.n_ctx >= 128, f"n_ctx must be >= 128, got {self.n_ctx}")
         _require(self.concurrency >= 1, f"concurrency must be >= 1, got {self.concurrency}")
         _require(self.request_timeout > 0, f"request_timeout must be > 0, got {self.request_timeout}")
@@ -114,15 +119,23 @@ class ScheduleConfig(_FromDict):
         "Allocation method: adaptive (nearest demonstrations), elimination (no demonstrations), "
         "random-demos (random demonstrations), uniform (best-of-N, no early stop).",
     )
-    budget: float = doc(6.0, "Average samples per query; the run spends at most budget x queries.")
+    budget: float = doc(
+        6.0, "Average compute per query, in --budget-unit (samples by default); the run spends at most budget x "
+        "queries.")
+    budget_unit: Unit = doc(
+        "samples", "What the budget counts: samples, output-tokens, total-tokens (prompt + output), flops "
+        "(2 x parameters x tokens evaluated; prompt tokens from the engine's cache are not evaluated) or cost "
+        "(dollars under the price table: --price-input, --price-cached-input, --price-output). The per-query cap "
+        "is in the same unit.")
     warmup: int = doc(2, "Warm-up samples per query from the base prompt, one per round.")
     warmup_together: bool = doc(
         False, "Draw each query's warm-up samples in one round, side by side, so an engine that shares a prompt "
         "across its samples (llamacpp-batched, vLLM's prefix cache) serves them together. A query resolved by "
         "its first warm-up sample still spends the others.",
     )
-    max_per_query: Optional[int] = doc(
-        None, "Most samples any one query may get (default: 3 x budget, at least the warm-up)."
+    max_per_query: Optional[float] = doc(
+        None, "Most compute any one query may get, in the budget's unit (default: 3 x budget; in samples at least "
+        "the warm-up)."
     )
     max_rounds: Optional[int] = doc(None, "Most adaptive rounds after warm-up (default: no limit).")
     allocator: Optional[str] = doc(
@@ -144,12 +157,16 @@ class ScheduleConfig(_FromDict):
         _require(self.method in METHODS, f"method must be one of {', '.join(METHODS)}, got '{self.method}'")
         _require(math.isfinite(self.budget) and self.budget > 0, f"budget must be > 0, got {self.budget}")
         _require(self.warmup >= 1, f"warmup must be >= 1, got {self.warmup}")
-        _require(self.budget >= self.warmup, f"budget must be >= warmup ({self.warmup}), got {self.budget}")
+        _require(self.budget_unit in UNITS, f"budget_unit must be one of {', '.join(UNITS)}, got '{self.budget_unit}'")
+        if self.budget_unit == "samples":
+            _require(self.budget >= self.warmup, f"budget must be >= warmup ({self.warmup}), got {self.budget}")
+        if self.max_per_query is not None and self.budget_unit == "samples":
+            _require(self.max_per_query >= self.warmup,
+                     f"max_per_query must be >= warmup ({self.warmup}), got {self.max_per_query:g}")
+            _require(float(self.max_per_query).is_integer(),
+                     f"max_per_query in samples must be a whole number, got {self.max_per_query:g}")
         if self.max_per_query is not None:
-            _require(
-                self.max_per_query >= self.warmup,
-                f"max_per_query must be >= warmup ({self.warmup}), got {self.max_per_query}",
-            )
+            _require(self.max_per_query > 0, f"max_per_query must be > 0, got {self.max_per_query:g}")
         _require(self.max_rounds is None or self.max_rounds >= 0, f"max_rounds must be >= 0, got {self.max_rounds}")
         _require(not (self.continuous and self.warmup_together),
                  "warmup_together has no meaning with continuous scheduling (one sample per query is in flight); "
@@ -160,10 +177,45 @@ class ScheduleConfig(_FromDict):
                  f"stop_confidence must be in (0, 1), got {self.stop_confidence}")
 
     @property
-    def per_query_cap(self) -> int:
+    def per_query_cap(self) -> float:
+        """The most samples a query may get. With a budget in another unit samples are not
+        capped here (``unit_cap`` is); a verifier may still cap them (``max_votes``)."""
+        if self.budget_unit != "samples":
+            return math.inf
         if self.max_per_query is not None:
-            return self.max_per_query
+            return int(self.max_per_query)
         return max(self.warmup, math.ceil(3 * self.budget))
+
+    @property
+    def unit_cap(self) -> float:
+        """The most compute a query may get, in the budget's unit."""
+        if self.budget_unit == "samples":
+            return float(self.per_query_cap)
+        return self.max_per_query if self.max_per_query is not None else 3 * self.budget
+
+
+@dataclass(frozen=True)
+class PriceConfig(_FromDict):
+    input: Optional[float] = doc(None, "Price of prompt tokens, dollars per million (the cost unit and figures).")
+    cached_input: Optional[float] = doc(
+        None, "Price of prompt tokens served from the engine's prefix cache, dollars per million (default: the input "
+        "price).")
+    output: Optional[float] = doc(None, "Price of generated tokens, dollars per million.")
+
+    def __post_init__(self) -> None:
+        for name in ("input", "cached_input", "output"):
+            value = getattr(self, name)
+            _require(value is None or (math.isfinite(value) and value >= 0),
+                     f"price_{name} must be >= 0, got {value}")
+        _require((self.input is None) == (self.output is None) and (self.cached_input is None or self.input is not None),
+                 "a price table needs both --price-input and --price-output (and --price-cached-input only with them)")
+
+    @property
+    def table(self) -> Optional[PriceTable]:
+        if self.input is None or self.output is None:
+            return None
+        cached = self.cached_input if self.cached_input is not None else self.input
+        return PriceTable(self.input, cached, self.output)
 
 
 @dataclass(frozen=True)
@@ -184,7 +236,23 @@ class RetrievalConfig(_FromDict):
         "(0: always the k nearest; at most 32).",
     )
 
+    prompt_choice: Literal["fixed", "online"] = doc(
+        "fixed", "fixed: every adaptive sample shows the method's demonstrations; online: each sample's kind of "
+        "prompt (base, nearest, rotated or random demonstrations) is drawn by Thompson sampling on each kind's pass "
+        "rate per unit of predicted cost so far, so where demonstrations do not pay for their tokens the run "
+        "spends like elimination (seeded, resumable).")
+    retire_after: int = doc(
+        0, "A demonstration shown this many times without one of those samples passing is not shown again "
+        "(0: never retired).")
+    max_demo_chars: int = doc(
+        0, "Demonstrations whose question and response are longer than this many characters are not shown "
+        "(0: no limit).")
+
     def __post_init__(self) -> None:
+        _require(self.prompt_choice in ("fixed", "online"),
+                 f"prompt_choice must be fixed or online, got '{self.prompt_choice}'")
+        _require(self.retire_after >= 0, f"retire_after must be >= 0, got {self.retire_after}")
+        _require(self.max_demo_chars >= 0, f"max_demo_chars must be >= 0, got {self.max_demo_chars}")
         _require(self.k >= 1, f"k must be >= 1, got {self.k}")
         _require(-1 <= self.min_similarity <= 1, f"min_similarity must be in [-1, 1], got {self.min_similarity}")
         _require(self.rotate_among == 0 or self.k < self.rotate_among <= 32,
@@ -246,14 +314,21 @@ class PromptConfig(_FromDict):
     template: Optional[str] = doc(
         None, "A prompt template file with {examples} and {question} (default: the built-in one)."
     )
-    demo_mode: Literal["add", "replace"] = doc(
-        "add", "add: demonstrations follow the generic examples; replace: they take their place."
+    demo_mode: Literal["add", "replace", "auto"] = doc(
+        "add", "add: demonstrations follow the generic examples; replace: they take their place; auto: they take "
+        "their place once a prompt has its k demonstrations (similar enough), else they follow them."
     )
+    adaptive_examples: Optional[int] = doc(
+        None, "Generic examples kept in a prompt that shows demonstrations (add and auto modes), the first ones "
+        "(default: all 4); fewer make adaptive prompts shorter.")
 
     def __post_init__(self) -> None:
         _require(self.style in ("completion", "chat", "raw"),
                  f"prompt style must be completion, chat or raw, got '{self.style}'")
-        _require(self.demo_mode in ("add", "replace"), f"demo_mode must be add or replace, got '{self.demo_mode}'")
+        _require(self.demo_mode in ("add", "replace", "auto"),
+                 f"demo_mode must be add, replace or auto, got '{self.demo_mode}'")
+        _require(self.adaptive_examples is None or self.adaptive_examples >= 0,
+                 f"adaptive_examples must be >= 0, got {self.adaptive_examples}")
 
 
 @dataclass(frozen=True)
@@ -293,6 +368,7 @@ class RunConfig:
     verifier: VerifierConfig = field(default_factory=VerifierConfig)
     prompt: PromptConfig = field(default_factory=PromptConfig)
     escalation: EscalationConfig = field(default_factory=EscalationConfig)
+    prices: PriceConfig = field(default_factory=PriceConfig)
     cache_dir: Optional[str] = doc(None, "Response cache directory (off when unset).")
     log_every_samples: int = doc(
         64, "Append verified samples to the run's log (and fsync it) at least every this many samples, so a kill "
@@ -300,6 +376,9 @@ class RunConfig:
     log_every_s: float = doc(1.0, "Append verified samples to the run's log at least every this many seconds.")
 
     def __post_init__(self) -> None:
+        _require(self.schedule.budget_unit != "cost" or self.prices.table is not None,
+                 "--budget-unit cost needs a price table: --price-input and --price-output (dollars per million "
+                 "tokens; --price-cached-input too where the engine's cache is cheaper), or [prices] in the config")
         _require(self.log_every_samples >= 1, f"log_every_samples must be >= 1, got {self.log_every_samples}")
         _require(self.log_every_s > 0, f"log_every_s must be > 0, got {self.log_every_s}")
         if not self.output_dir:

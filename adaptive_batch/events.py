@@ -18,8 +18,8 @@ class RoundProgress:
 
     phase: str
     round: int
-    spent: int  # samples spent so far, those verified in the round in flight included
-    total_budget: int
+    spent: float  # budget spent so far (in ``unit``), the samples verified in the round in flight included
+    total_budget: float
     resolved: int
     n_queries: int
     completion_tokens: int
@@ -28,6 +28,7 @@ class RoundProgress:
     # What this process generated (not replayed, not from the cache): the basis of rates and ETAs.
     samples_generated: int = 0
     tokens_generated: int = 0  # prompt + generated tokens of those samples
+    unit: str = "samples"  # the budget's unit
 
 
 # Progress displays redraw a few times a second at most; a million-query run finishes far more

@@ -33,7 +33,7 @@ def forecast(config: RunConfig, backend: Optional[Backend] = None, calibration_s
     adaptive_max = min(budget, n * cap) - warmup if method.early_stop else budget - warmup
 
     backend = backend or create_backend(config.backend)
-    builder = PromptBuilder(config.prompt, canonical=verifier.canonical)
+    builder = PromptBuilder(config.prompt, canonical=verifier.canonical, k=config.retrieval.k)
 
     def count(text: str) -> int:
         counted = backend.count_tokens(text)

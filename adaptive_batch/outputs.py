@@ -14,7 +14,9 @@ from typing import Any, Iterator, Optional
 from phases import RunState
 
 from .config import RunConfig
+from .costs import compute_figures
 from .execution import RunContext
+from .execution.context import parameter_counts
 from .atomic import replace_atomically, write_text_atomically
 
 SUMMARY_NAME = "summary.json"
@@ -74,6 +76,8 @@ def write_outputs(context: RunContext, counters: dict[str, int], status: str = "
             "samples": s.samples,
             "prompt_tokens": s.prompt_tokens,
             "completion_tokens": s.completion_tokens,
+            "cached_tokens": s.cached_tokens,
+            "cost": s.cost,
             "resolved_phase": s.resolved_phase,
             "resolved_round": s.resolved_round,
             "demo_ids": list(s.demo_ids),
@@ -106,8 +110,14 @@ def write_outputs(context: RunContext, counters: dict[str, int], status: str = "
         "resolved": resolved,
         "errors": sum(s.error is not None for s in state.status),
         "method": config.schedule.method,
-        "budget_samples": state.total_budget,
-        "samples": state.spent,
+        "budget_samples": state.total_budget if state.cost.per_sample else None,
+        "budget": {"unit": config.schedule.budget_unit, "per_query": config.schedule.budget,
+                   "total": state.total_budget, "spent": float(f"{state.spent:.12g}"),
+                   "spent_share": round(state.spent / state.total_budget, 4) if state.total_budget else 0.0,
+                   "per_query_cap": config.schedule.unit_cap},
+        "samples": state.samples_spent,
+        "compute": compute_figures(state.by_engine, parameter_counts(config, context.engines), config.prices.table),
+        "prompt_kinds": {kind: {"samples": n, "passed": passed} for kind, (n, passed) in sorted(state.by_kind.items())},
         "prompt_tokens": sum(p["prompt_tokens"] for p in state.by_phase.values()),
         "completion_tokens": sum(p["completion_tokens"] for p in state.by_phase.values()),
         "by_phase": state.by_phase,
@@ -148,6 +158,10 @@ def _stop_reason(config: RunConfig, state: RunState, status: str, verifier: Any)
         return "budget spent"
     if all(s.resolved or s.error for s in state.status):
         return "every query resolved"
+    if not state.cost.per_sample:
+        if config.schedule.max_rounds is None and state.spent >= 0.97 * state.total_budget:
+            return "budget spent (what is left is less than the next samples' worst case)"
+        return "per-query cap, round limit or the rest of the budget too small for the next samples"
     if config.schedule.method == "uniform":
         return "every query got its samples"
     cap = verifier.sample_cap(config.schedule.per_query_cap)
@@ -167,6 +181,8 @@ def _results_schema(pa):
             ("samples", pa.int32()),
             ("prompt_tokens", pa.int64()),
             ("completion_tokens", pa.int64()),
+            ("cached_tokens", pa.int64()),
+            ("cost", pa.float64()),
             ("resolved_phase", pa.string()),
             ("resolved_round", pa.int32()),
             ("demo_ids", pa.list_(pa.string())),
@@ -194,6 +210,9 @@ def _samples_schema(pa):
             ("score", pa.float64()),
             ("detail", pa.string()),
             ("engine", pa.string()),
+            ("cached_tokens", pa.int32()),
+            ("engine_s", pa.float64()),
+            ("prompt_kind", pa.string()),
         ]
     )
 
@@ -270,9 +289,10 @@ def _read_log(pa, log_path: Path, schema) -> Iterator[Any]:
                 table = pj.read_json(pa.BufferReader(block), pj.ReadOptions(block_size=16 << 20), options)
             except pa.ArrowInvalid:  # a line longer than a parse block: parse the piece as one block
                 table = pj.read_json(pa.BufferReader(block), pj.ReadOptions(block_size=len(block) + 1), options)
-            # Logs written before the engine field existed were all on the main engine.
-            table = table.set_column(table.schema.get_field_index("engine"), "engine",
-                                     pc.fill_null(table.column("engine"), "main"))
+            # Logs written before these fields existed: the main engine, nothing known cached.
+            for name, value in (("engine", "main"), ("cached_tokens", 0), ("engine_s", 0.0), ("prompt_kind", "")):
+                table = table.set_column(table.schema.get_field_index(name), name,
+                                         pc.fill_null(table.column(name), value))
             yield table.select(schema.names).cast(schema)
 
 

@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Optional, TextIO, Union
 
+from .costs import UNIT_LABEL, format_amount
 from .events import RoundProgress, Status
 
 Event = Union[Status, RoundProgress]
@@ -22,7 +23,7 @@ class _Rates:
     """Samples and tokens per second of this process, and the seconds the budget's rest needs."""
 
     def __init__(self):
-        self._first: Optional[tuple[float, int, int]] = None  # (time, samples, tokens) at the first generated one
+        self._first: Optional[tuple[float, int, int, float]] = None  # (time, samples, tokens, spent) at the first generated one
         self.samples_per_s = self.tokens_per_s = 0.0
         self.eta_s: Optional[float] = None
 
@@ -30,15 +31,33 @@ class _Rates:
         now = time.monotonic()
         if self._first is None:
             if event.samples_generated:
-                self._first = (now, event.samples_generated, event.tokens_generated)
+                self._first = (now, event.samples_generated, event.tokens_generated, event.spent)
             return
-        t0, s0, k0 = self._first
+        t0, s0, k0, spent0 = self._first
         elapsed = now - t0
         if elapsed <= 0 or event.samples_generated <= s0:
             return
         self.samples_per_s = (event.samples_generated - s0) / elapsed
         self.tokens_per_s = (event.tokens_generated - k0) / elapsed
-        self.eta_s = max(0, event.total_budget - event.spent) / self.samples_per_s
+        # Budget spent per second, in its unit (samples: those generated, replays cost no time).
+        per_s = self.samples_per_s if event.unit == "samples" else (event.spent - spent0) / elapsed
+        self.eta_s = max(0, event.total_budget - event.spent) / per_s if per_s > 0 else None
+
+
+def _spent(event: RoundProgress) -> str:
+    """Budget spent against the whole, in its unit: "412/1200 samples", "1.21M/3.60M total tokens"."""
+    if event.unit == "cost":
+        return f"{format_amount(event.spent, 'cost')}/{format_amount(event.total_budget, 'cost')}"
+    return f"{format_amount(event.spent, event.unit)}/{format_amount(event.total_budget, event.unit)} " \
+           f"{UNIT_LABEL[event.unit]}"
+
+
+def _key(unit: str) -> str:
+    return {"cost": "cost_usd", "flops": "flops"}.get(unit, unit.replace("-", "_"))
+
+
+def _number(value: float) -> str:
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.6g}"
 
 
 def _clock(seconds: Optional[float]) -> str:
@@ -88,7 +107,7 @@ class RunProgress:
         rates = self._rates
         self._progress.update(self._task, total=event.total_budget, completed=event.spent,
                               description=f"{event.phase} round {event.round}",
-                              spent=f"{event.spent}/{event.total_budget} samples")
+                              spent=_spent(event))
         self._figures.plain = (f"  resolved {event.resolved}/{event.n_queries} · {rates.samples_per_s:.2f} samples/s · "
                                f"{rates.tokens_per_s:.0f} tok/s (prompt + generated) · left {_clock(rates.eta_s)}")
 
@@ -118,7 +137,8 @@ class PlainProgress:
         self._last = now
         rates = self._rates
         self._write(
-            f"progress: phase={event.phase} round={event.round} samples={event.spent}/{event.total_budget} "
+            f"progress: phase={event.phase} round={event.round} {_key(event.unit)}={_number(event.spent)}/"
+            f"{_number(event.total_budget)} "
             f"resolved={event.resolved}/{event.n_queries} samples_per_s={rates.samples_per_s:.3f} "
             f"tokens_per_s={rates.tokens_per_s:.1f} elapsed_s={event.elapsed_s:.0f} "
             f"eta_s={'' if rates.eta_s is None else f'{rates.eta_s:.0f}'}"

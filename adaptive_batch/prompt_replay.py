@@ -48,5 +48,6 @@ def rebuild_prompt(run_dir: str | Path, query_id: str, sample_index: int) -> Uni
     demos = [Demonstration(d, queries[d].question, pool_response(by_query[d], results[d]), 0.0)
              for d in sample["demo_ids"]]
     verifier = create_verifier(VerifierConfig.from_dict(config["verifier"]))
-    builder = PromptBuilder(PromptConfig.from_dict(config["prompt"]), canonical=verifier.canonical)
+    builder = PromptBuilder(PromptConfig.from_dict(config["prompt"]), canonical=verifier.canonical,
+                            k=int(config.get("retrieval", {}).get("k", 3)))
     return builder.prompt_for(queries[query_id].question, demos)

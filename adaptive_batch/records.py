@@ -47,6 +47,10 @@ class Completion:
     # Set when the engine could not serve this request (e.g. the prompt exceeds the context):
     # recorded as a per-query error, and the run goes on.
     error: Optional[str] = None
+    # Of the prompt tokens, those the engine served from its prefix cache (KV reuse), as the
+    # engine reports them; and the engine's own seconds for this completion.
+    cached_tokens: int = 0
+    engine_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,11 @@ class SampleRecord:
     score: Optional[float] = None
     detail: Optional[str] = None
     engine: str = "main"  # "escalated" for samples from the escalation backend
+    cached_tokens: int = 0  # prompt tokens the engine served from its prefix cache
+    engine_s: float = 0.0  # the engine's seconds for this sample (a measurement, not a result)
+    # Which kind of prompt drew it: base, nearest, rotated or random (demonstrations); "" in logs
+    # written before the field existed.
+    prompt_kind: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -106,8 +115,22 @@ class SampleRecord:
             "score": self.score,
             "detail": self.detail,
             "engine": self.engine,
+            "cached_tokens": self.cached_tokens,
+            "engine_s": self.engine_s,
+            "prompt_kind": self.prompt_kind,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "SampleRecord":
         return cls(**{**data, "demo_ids": tuple(data["demo_ids"])})
+
+
+# How the engine served a sample, not what was sampled: a sample's prefix-cache hit depends on the
+# request before it and its seconds on the machine, so an interrupted and resumed run, or a
+# response-cache replay, reproduces every other field but not these.
+MEASUREMENTS = ("cached_tokens", "engine_s")
+
+
+def without_measurements(row: dict[str, Any]) -> dict[str, Any]:
+    """A sample (or per-query result) row without the fields a reproduction need not repeat."""
+    return {k: v for k, v in row.items() if k not in MEASUREMENTS and k != "cost"}

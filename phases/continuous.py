@@ -26,6 +26,7 @@ class ContinuousPlanner:
     def __init__(self, state: RunState, settings: PlanSettings, demonstrations: Optional[DemonstrationChoice] = None):
         self.state, self.settings, self.demonstrations = state, settings, demonstrations
         self.busy: set[int] = set()
+        self._reserved: dict[int, float] = {}  # the worst case of each sample in flight (priced budgets)
         self._rank = [tie_break_rank(settings.run_seed, q.id) for q in state.queries]
         self._heap = [(s.samples, self._rank[p], p) for p, s in enumerate(state.status) if self._eligible(p)]
         heapq.heapify(self._heap)
@@ -34,7 +35,8 @@ class ContinuousPlanner:
         status, settings = self.state.status[position], self.settings
         if settings.targets is not None:
             return status.may_sample(settings.targets[position], stop_when_resolved=False)
-        return status.may_sample(settings.cap_of(position) if settings.cap_of is not None else settings.cap)
+        return status.may_sample(settings.cap_of(position) if settings.cap_of is not None else settings.cap,
+                                 settings.method.early_stop)
 
     def _warm(self, position: int) -> int:
         settings = self.settings
@@ -46,20 +48,33 @@ class ContinuousPlanner:
         return self.settings.method.adaptive_phase
 
     def next(self) -> Optional[Assignment]:
-        """The next sample to dispatch, or None while nothing may be (budget spent or all busy)."""
-        if self.state.spent + len(self.busy) >= self.state.total_budget:
+        """The next sample to dispatch, or None while nothing may be (budget spent or all busy).
+
+        With a pricer, samples in flight hold their worst case of the budget until they land."""
+        priced = self.settings.pricer is not None
+        if not priced and self.state.spent + len(self.busy) >= self.state.total_budget:
             return None
         while self._heap:
             _, _, position = heapq.heappop(self._heap)
             if position in self.busy or not self._eligible(position):
                 continue
+            assignment = self._assignment(position)
+            if priced:
+                fits = self.settings.within_budget(self.state, [assignment], sum(self._reserved.values()))
+                if not fits:
+                    # It does not fit now; with less in flight it may: back in line, stop for now.
+                    heapq.heappush(self._heap, (self.state.status[position].samples, self._rank[position], position))
+                    return None
+                price = self.settings.pricer.price(position, assignment.demonstrations, assignment.engine)
+                self._reserved[position] = price.worst
             self.busy.add(position)
-            return self._assignment(position)
+            return assignment
         return None
 
     def release(self, positions: list[int]) -> None:
         """The samples of these queries were verified and applied: they may queue again."""
         for position in positions:
+            self._reserved.pop(position, None)
             self.busy.discard(position)
             if self._eligible(position):
                 heapq.heappush(self._heap, (self.state.status[position].samples, self._rank[position], position))
@@ -67,7 +82,8 @@ class ContinuousPlanner:
     def _assignment(self, position: int) -> Assignment:
         index = self.state.status[position].samples
         seed = sample_seed(self.settings.run_seed, self.state.queries[position].id, index)
-        demos: tuple = ()
+        demos, kind = (), "base"
+        engine = self.settings.engine_of(index)
         if self.demonstrations is not None and index >= self._warm(position):
-            demos = self.demonstrations.for_samples([position], [index], [seed])[0]
-        return Assignment(position, index, seed, demos, self.settings.engine_of(index))
+            demos, kind = self.demonstrations.choose([position], [index], [seed], [engine])[0]
+        return Assignment(position, index, seed, demos, engine, kind)

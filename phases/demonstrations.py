@@ -1,15 +1,21 @@
-"""Which resolved queries a sample is shown: the method's kind of demonstrations, chosen from the pool."""
+"""Which resolved queries a sample is shown: the method's kind of demonstrations, chosen from the pool,
+or, with the online choice, the kind of prompt that has solved the most per unit of cost so far."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from retrieval.pool import Demonstration, DemonstrationPool
 
 from .policies import Demonstrations
+
+# The kinds of prompt the online choice picks among, and the demonstrations each shows.
+KINDS = ("base", "nearest", "rotated", "random")
+# How many more neighbours to look at when some are set aside (retired or too long).
+_SPARE = 8
 
 
 @dataclass(frozen=True)
@@ -20,6 +26,17 @@ class DemonstrationChoice:
     later one shows k drawn at random (from the sample's own seed) among its ``rotate_among``
     nearest usable ones. The same k nearest shown again after they failed rarely help; other
     near neighbours give the next attempt something new to copy from.
+
+    ``online``: each sample's kind of prompt (``KINDS``) is drawn by Thompson sampling. Every kind
+    has a Beta(1 + passed, 1 + failed) posterior over the adaptive samples it drew so far (the
+    state's ``by_kind``, so a resumed run knows what the first one knew); the sample's seed draws
+    a pass rate from each, and the kind with the highest pass rate per unit of this sample's
+    predicted cost (``pricer``; 1 per sample without one) is shown. Where demonstrations do not
+    help, the base prompt wins and the run spends like elimination.
+
+    ``retire_after`` > 0: a demonstration shown that many times without one of those samples
+    passing (the state's ``demo_use``) is not shown again. ``max_chars`` > 0: demonstrations whose
+    question and response are longer than that are not shown.
     """
 
     pool: Optional[DemonstrationPool]
@@ -29,29 +46,93 @@ class DemonstrationChoice:
     rotate_among: int = 0
     warmup: int = 0
     warmup_targets: Optional[Sequence[int]] = None  # a learned allocator's warm-up, query by query
+    online: bool = False
+    rotate_online: int = 8  # the rotated kind's width when the online choice picks it
+    retire_after: int = 0
+    max_chars: int = 0
+    state: Any = None  # phases.RunState: what the online choice and retirement learn from
+    pricer: Any = None  # budget.SamplePricer
 
     def for_samples(self, positions: Sequence[int], indices: Sequence[int],
                     seeds: Sequence[int]) -> list[tuple[Demonstration, ...]]:
         """Demonstrations for sample ``indices[i]`` of query ``positions[i]`` (seed ``seeds[i]``)."""
-        if self.pool is None or self.kind == "none":
-            return [()] * len(positions)
+        return [demos for demos, _ in self.choose(positions, indices, seeds)]
+
+    def choose(self, positions: Sequence[int], indices: Sequence[int], seeds: Sequence[int],
+               engines: Optional[Sequence[str]] = None) -> list[tuple[tuple[Demonstration, ...], str]]:
+        """(demonstrations, kind of prompt) for each sample."""
+        if self.pool is None or (self.kind == "none" and not self.online):
+            return [((), "base")] * len(positions)
+        if self.online:
+            return self._online(positions, indices, seeds, engines or ["main"] * len(positions))
         if self.kind == "random":
-            return [tuple(self.pool.random(p, self.k, np.random.default_rng(s))) for p, s in zip(positions, seeds)]
+            return [self._labelled(self._random(p, s), "random") for p, s in zip(positions, seeds)]
         rotating = self.rotate_among > self.k
-        width = self.rotate_among if rotating else self.k
-        found = self.pool.nearest_many(positions, width, self.min_similarity)
+        found = self._nearest(positions, self.rotate_among if rotating else self.k)
         if not rotating:
-            return [tuple(near) for near in found]
+            return [self._labelled(tuple(near[-self.k:]), "nearest") for near in found]
         return [self._rotated(near, index > self._first_index(p), seed)
                 for p, index, seed, near in zip(positions, indices, seeds, found)]
+
+    @staticmethod
+    def _labelled(demos: tuple[Demonstration, ...], kind: str) -> tuple[tuple[Demonstration, ...], str]:
+        return (demos, kind) if demos else ((), "base")
 
     def _first_index(self, position: int) -> int:
         """Index of the query's first sample after warm-up: the first that may show demonstrations."""
         return self.warmup_targets[position] if self.warmup_targets is not None else self.warmup
 
-    def _rotated(self, near: list[Demonstration], draw: bool, seed: int) -> tuple[Demonstration, ...]:
+    def _nearest(self, positions: Sequence[int], width: int) -> list[list[Demonstration]]:
+        """Each query's ``width`` nearest usable demonstrations, least similar first."""
+        if not self.retire_after and not self.max_chars:
+            return self.pool.nearest_many(positions, width, self.min_similarity)
+        found = self.pool.nearest_many(positions, width + _SPARE, self.min_similarity)
+        return [[d for d in near if self._usable(d)][-width:] for near in found]
+
+    def _usable(self, demo: Demonstration) -> bool:
+        if self.max_chars and len(demo.question) + len(demo.response) > self.max_chars:
+            return False
+        if self.retire_after and self.state is not None:
+            shown, passed = self.state.demo_use.get(demo.query_id, (0, 0))
+            return not (shown >= self.retire_after and passed == 0)
+        return True
+
+    def _random(self, position: int, seed: int) -> tuple[Demonstration, ...]:
+        if not self.retire_after and not self.max_chars:
+            return tuple(self.pool.random(position, self.k, np.random.default_rng(seed)))
+        drawn = self.pool.random(position, self.k + _SPARE, np.random.default_rng(seed))
+        return tuple([d for d in drawn if self._usable(d)][: self.k])
+
+    def _rotated(self, near: list[Demonstration], draw: bool, seed: int) -> tuple[tuple[Demonstration, ...], str]:
         # ``near`` is least similar first, so its last k are the k nearest.
         if not draw or len(near) <= self.k:
-            return tuple(near[-self.k:])
+            return self._labelled(tuple(near[-self.k:]), "nearest")
         picked = np.sort(np.random.default_rng(seed).choice(len(near), size=self.k, replace=False))
-        return tuple(near[i] for i in picked.tolist())
+        return self._labelled(tuple(near[i] for i in picked.tolist()), "rotated")
+
+    def _online(self, positions: Sequence[int], indices: Sequence[int], seeds: Sequence[int],
+                engines: Sequence[str]) -> list[tuple[tuple[Demonstration, ...], str]]:
+        width = max(self.rotate_online, self.k + 1)
+        found = self._nearest(positions, width)
+        stats = self.state.by_kind if self.state is not None else {}
+        out = []
+        for p, seed, engine, near in zip(positions, seeds, engines, found):
+            rng = np.random.default_rng([seed, 0x0B5E])
+            options = {"base": ()}
+            if near:
+                options["nearest"] = tuple(near[-self.k:])
+                if len(near) > self.k:
+                    picked = np.sort(rng.choice(len(near), size=self.k, replace=False))
+                    options["rotated"] = tuple(near[i] for i in picked.tolist())
+            drawn = self._random(p, seed)
+            if drawn:
+                options["random"] = drawn
+            # One draw per kind, always in the same order, whichever kinds are available.
+            rates = {kind: rng.beta(1 + stats.get(kind, (0, 0))[1],
+                                    1 + stats.get(kind, (0, 0))[0] - stats.get(kind, (0, 0))[1]) for kind in KINDS}
+            def value(kind: str) -> float:
+                cost = self.pricer.price(p, options[kind], engine).predicted if self.pricer is not None else 1.0
+                return rates[kind] / max(cost, 1e-30)
+            best = max(options, key=value)
+            out.append((options[best], best))
+        return out

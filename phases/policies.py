@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Literal, Optional, Sequence
+from typing import Any, Callable, Literal, Optional, Sequence
 
 from adaptive_batch.config import ScheduleConfig
 
+from .budget import admit_within_budget
 from .state import Assignment, RunState, tie_break_rank
 
 Demonstrations = Literal["none", "nearest", "random"]
@@ -52,6 +53,10 @@ class PlanSettings:
     cap_of: Optional[Callable[[int], int]] = None
     # Escalation: a query's samples from this index on go to the escalation engine (None: off).
     escalate_after: Optional[int] = None
+    # A budget in another unit than samples: what a planned sample costs (``budget.SamplePricer``),
+    # and each query's cap in that unit. None: every sample costs 1.
+    pricer: Any = None
+    unit_cap: float = math.inf
 
     def engine_of(self, sample_index: int) -> str:
         """Which engine draws a query's sample of this index."""
@@ -62,9 +67,18 @@ class PlanSettings:
             return assignments
         return [a._replace(engine=self.engine_of(a.sample_index)) for a in assignments]
 
+    def within_budget(self, state: RunState, assignments: list[Assignment], reserved: float = 0.0) -> list[Assignment]:
+        """Of a budget in tokens, FLOPs or cost: the planned samples that fit (``budget``)."""
+        assignments = self.with_engines(assignments)
+        prices = [self.pricer.price(a.position, a.demonstrations, a.engine) for a in assignments]
+        return admit_within_budget(state, assignments, prices, self.run_seed, self.unit_cap, reserved)
 
-def total_budget(schedule: ScheduleConfig, n_queries: int) -> int:
-    return int(schedule.budget * n_queries + 1e-9)
+
+def total_budget(schedule: ScheduleConfig, n_queries: int) -> float:
+    """The run's whole budget, in its unit (samples: a whole number)."""
+    if schedule.budget_unit == "samples":
+        return int(schedule.budget * n_queries + 1e-9)
+    return schedule.budget * n_queries
 
 
 def uniform_targets(state: RunState, run_seed: int) -> list[int]:

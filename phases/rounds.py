@@ -49,11 +49,11 @@ class RoundPlanner:
         settings, state = self.settings, self.state
         if self.in_warmup:
             planned = PlannedRound("warmup", self.next_index, settings.with_engines(plan_warmup_round(
-                state, settings.method, settings.run_seed, settings.warmup_targets, self.together)))
+                state, settings.method, settings.run_seed, settings.warmup_targets, self.together, settings)))
         else:
             caps = [settings.cap_of(p) for p in range(len(state.status))] if settings.cap_of else None
             assignments = plan_adaptive_round(state, settings.run_seed, settings.cap, self.demonstrations,
-                                              settings.targets, caps)
+                                              settings.targets, caps, settings)
             if not assignments:
                 return None
             planned = PlannedRound(settings.method.adaptive_phase, self.next_index, settings.with_engines(assignments))

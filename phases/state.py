@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple, Optional, Sequence
 
+from adaptive_batch.costs import CostModel
 from adaptive_batch.records import Query, SampleRecord
 from retrieval.pool import Demonstration
 
@@ -34,6 +35,7 @@ class Assignment(NamedTuple):
     seed: int
     demonstrations: tuple[Demonstration, ...] = ()
     engine: str = "main"  # "escalated": the escalation backend draws it
+    kind: str = "base"  # the kind of prompt: base, nearest, rotated or random (demonstrations)
 
 
 @dataclass(slots=True)  # one per query: a million of them must stay small
@@ -47,6 +49,8 @@ class QueryStatus:
     error: Optional[str] = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost: float = 0.0  # spent on this query, in the budget's unit
     demo_ids: list[str] = field(default_factory=list)
     # Label-free runs: votes per answer in first-seen order, and the first response of each.
     votes: dict[str, int] = field(default_factory=dict)
@@ -64,6 +68,8 @@ class QueryStatus:
         return sorted(self.votes, key=lambda a: (-self.votes[a], order[a]))
 
 
+_TOKENS = {"samples": 0, "prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0}
+
 VoteRule = Callable[[Sequence[int]], bool]
 
 
@@ -71,18 +77,25 @@ class RunState:
     """``vote_rule`` (label-free runs) decides from a query's vote counts, largest first, whether
     it is resolved; samples whose verdict is None are then counted as votes."""
 
-    def __init__(self, queries: Sequence[Query], total_budget: int, vote_rule: Optional[VoteRule] = None):
+    def __init__(self, queries: Sequence[Query], total_budget: float, vote_rule: Optional[VoteRule] = None,
+                 cost: Optional[CostModel] = None):
         self.queries = list(queries)
         self.status = [QueryStatus() for _ in self.queries]
-        self.total_budget = total_budget
+        self.total_budget = total_budget  # in the cost model's unit
         self.vote_rule = vote_rule
-        self.spent = 0
+        self.cost = cost or CostModel()
+        self.spent: float = 0  # in the budget's unit (samples: a whole number)
+        self.samples_spent = 0
         self.resolved_count = 0  # kept as queries resolve: progress displays ask it often
-        self.by_phase: dict[str, dict[str, int]] = {}
-        self.by_engine: dict[str, dict[str, int]] = {}
+        self.by_phase: dict[str, dict[str, float]] = {}
+        self.by_engine: dict[str, dict[str, float]] = {}
+        # Adaptive samples by the kind of prompt that drew them, [samples, passed]: what the online
+        # choice of prompt learns from. And each demonstration's record, [shown, passed].
+        self.by_kind: dict[str, list[int]] = {}
+        self.demo_use: dict[str, list[int]] = {}
 
     @property
-    def remaining(self) -> int:
+    def remaining(self) -> float:
         return self.total_budget - self.spent
 
     def apply(self, position: int, record: SampleRecord) -> bool:
@@ -91,25 +104,29 @@ class RunState:
         status.samples += 1
         status.prompt_tokens += record.prompt_tokens
         status.completion_tokens += record.completion_tokens
+        status.cached_tokens += record.cached_tokens
         for demo_id in record.demo_ids:
             if demo_id not in status.demo_ids:
                 status.demo_ids.append(demo_id)
-        phase = self.by_phase.setdefault(
-            record.phase, {"samples": 0, "prompt_tokens": 0, "completion_tokens": 0, "resolved": 0}
-        )
+        phase = self.by_phase.setdefault(record.phase, {**_TOKENS, "resolved": 0})
         if record.error is not None:
             # The engine could not serve it (e.g. too long a prompt): no compute was spent, and
             # the query takes no further part rather than failing the same way again.
             status.error = record.error
             return False
-        self.spent += 1
-        engine = self.by_engine.setdefault(record.engine, {"samples": 0, "prompt_tokens": 0, "completion_tokens": 0})
-        engine["samples"] += 1
-        engine["prompt_tokens"] += record.prompt_tokens
-        engine["completion_tokens"] += record.completion_tokens
-        phase["samples"] += 1
-        phase["prompt_tokens"] += record.prompt_tokens
-        phase["completion_tokens"] += record.completion_tokens
+        cost = self.cost.of(record.prompt_tokens, record.cached_tokens, record.completion_tokens, record.engine)
+        self.spent += cost if not self.cost.per_sample else 1
+        self.samples_spent += 1
+        status.cost += cost
+        engine = self.by_engine.setdefault(record.engine, {**_TOKENS, "engine_s": 0.0})
+        for sums in (engine, phase):
+            sums["samples"] += 1
+            sums["prompt_tokens"] += record.prompt_tokens
+            sums["completion_tokens"] += record.completion_tokens
+            sums["cached_tokens"] += record.cached_tokens
+        # Engine seconds are a measurement (they differ run to run): kept apart from the counts.
+        engine["engine_s"] = round(engine["engine_s"] + record.engine_s, 6)
+        self._learn(record)
         if record.passed is None and self.vote_rule is not None:
             return self._count_vote(status, phase, record)
         if status.answer is None and record.answer is not None:
@@ -125,6 +142,19 @@ class RunState:
                 self.resolved_count += 1
                 return True
         return False
+
+    def _learn(self, record: SampleRecord) -> None:
+        """What the prompt choice and the demonstrations' record learn from an adaptive sample."""
+        if record.phase == "warmup" or not record.prompt_kind:
+            return
+        passed = bool(record.passed)
+        kind = self.by_kind.setdefault(record.prompt_kind, [0, 0])
+        kind[0] += 1
+        kind[1] += passed
+        for demo_id in record.demo_ids:
+            use = self.demo_use.setdefault(demo_id, [0, 0])
+            use[0] += 1
+            use[1] += passed
 
     def _count_vote(self, status: QueryStatus, phase: dict[str, int], record: SampleRecord) -> bool:
         if record.answer is None:

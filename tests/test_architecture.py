@@ -1,6 +1,6 @@
 """The layers depend one way: core <- retrieval <- phases <- run <- cli.
 
-core is ``adaptive_batch``'s records, config, errors and registry; the run layer is the rest of
+core is ``adaptive_batch``'s records, config, costs, errors and registry; the run layer is the rest of
 ``adaptive_batch`` (backends, verifiers, prompts, the run machinery, outputs); the CLI is
 ``adaptive_batch.cli`` and ``python -m adaptive_batch``. Read from the source with ``ast``, so nothing is imported to check it.
 """
@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CORE = {"adaptive_batch.records", "adaptive_batch.config", "adaptive_batch.errors", "adaptive_batch.registry"}
+CORE = {"adaptive_batch.records", "adaptive_batch.config", "adaptive_batch.costs", "adaptive_batch.errors",
+        "adaptive_batch.registry"}
 LAYERS = {"core": 0, "retrieval": 1, "phases": 2, "run": 3, "cli": 4}
 HEAVY = {"torch", "faiss", "llama_cpp", "sentence_transformers", "vllm"}
 # The modules that need a heavy library may import it where they like.

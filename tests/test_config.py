@@ -50,4 +50,4 @@ def test_config_is_frozen():
 
 
 def test_help_text_is_declared_with_the_field():
-    assert "Average samples per query" in help_for(ScheduleConfig, "budget")
+    assert "Average compute per query" in help_for(ScheduleConfig, "budget")

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
+
+from adaptive_batch.records import without_measurements
 import pytest
 
 from adaptive_batch import run
@@ -31,8 +33,9 @@ def reference(tmp_path_factory):
 
 
 def tables(run_dir: Path) -> tuple[list, list]:
-    samples = sorted(pq.read_table(run_dir / "samples.parquet").to_pylist(), key=lambda r: (r["query_id"], r["sample_index"]))
-    return samples, pq.read_table(run_dir / "results.parquet").to_pylist()
+    samples = sorted((without_measurements(r) for r in pq.read_table(run_dir / "samples.parquet").to_pylist()),
+                     key=lambda r: (r["query_id"], r["sample_index"]))
+    return samples, [without_measurements(r) for r in pq.read_table(run_dir / "results.parquet").to_pylist()]
 
 
 def damaged_copy(reference, case: dict, where: Path) -> Path:

@@ -36,3 +36,13 @@ class BackendBase:
     def count_tokens(self, text: str) -> Optional[int]:
         """Tokens of ``text`` in the model's tokenizer, where the backend can count them (forecasts)."""
         return None
+
+    def prompt_tokens(self, prompt) -> Optional[int]:
+        """The exact prompt tokens the engine will count for ``prompt`` (text or chat messages),
+        where the backend knows them before generating. Budgets in tokens, FLOPs or cost plan each
+        sample by it; without it they plan by an estimate."""
+        return None
+
+    def parameter_count(self) -> Optional[int]:
+        """The model's parameter count (FLOPs), where the engine reports it."""
+        return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, Iterator, Optional, Sequence
 
 from ..errors import MissingDependencyError, UserError
@@ -100,6 +101,18 @@ class LlamaCppBackend(BackendBase):
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=False))
 
+    def prompt_tokens(self, prompt) -> Optional[int]:
+        # As create_completion tokenizes a text prompt; chat formatting happens inside
+        # llama-cpp-python, so a chat prompt's exact count is not known beforehand.
+        if isinstance(prompt, str):
+            return len(self._llm.tokenize(prompt.encode("utf-8"), special=True))
+        return None
+
+    def parameter_count(self) -> int:
+        import llama_cpp
+
+        return int(llama_cpp.llama_model_n_params(self._llm.model))
+
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
         return [out for _, out in self.stream(requests)]
 
@@ -127,9 +140,11 @@ class LlamaCppBackend(BackendBase):
             stop=list(p.stop),
             seed=seed,
         )
+        started = time.perf_counter()
+        cached = 0
         try:
             if isinstance(request.prompt, str):
-                self._align_cache(self._llm.tokenize(request.prompt.encode("utf-8"), special=True))
+                cached = self._align_cache(self._llm.tokenize(request.prompt.encode("utf-8"), special=True))
                 out = self._llm.create_completion(prompt=request.prompt, **sampling)
                 text = out["choices"][0]["text"]
             else:
@@ -148,10 +163,13 @@ class LlamaCppBackend(BackendBase):
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
             finish_reason=out["choices"][0].get("finish_reason") or "stop",
+            cached_tokens=cached,
+            engine_s=round(time.perf_counter() - started, 6),
         )
 
-    def _align_cache(self, tokens: list[int]) -> None:
-        """Limit the reusable cache to an aligned boundary before llama-cpp-python reuses it."""
+    def _align_cache(self, tokens: list[int]) -> int:
+        """Limit the reusable cache to an aligned boundary before llama-cpp-python reuses it;
+        returns the positions kept (the prompt tokens served from the cache)."""
         llm, c = self._llm, self.chunk
         common = 0
         for cached, new in zip(llm.input_ids[: min(llm.n_tokens, self._valid_upto)], tokens):
@@ -161,6 +179,7 @@ class LlamaCppBackend(BackendBase):
         reuse = (min(common, len(tokens) - 1) // c) * c
         llm.n_tokens = reuse
         self._valid_upto = (len(tokens) // c) * c
+        return reuse
 
     def _prompt_tokens(self, request: GenerationRequest) -> int:
         if isinstance(request.prompt, str):

@@ -18,6 +18,7 @@ each sample matters more than throughput.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional, Sequence
 
@@ -38,6 +39,8 @@ class _Job:
     finish: Optional[str] = None
     sampler: Any = None
     logits_index: int = -1
+    cached: int = 0  # prompt tokens this sample did not evaluate itself (shared in its wave)
+    engine_s: float = 0.0  # its share of the wave's seconds
 
 
 def from_config(config) -> "LlamaCppBatchedBackend":
@@ -89,6 +92,12 @@ class LlamaCppBatchedBackend(BackendBase):
     def count_tokens(self, text: str) -> int:
         return len(self._model.tokenize(text.encode("utf-8"), add_bos=True, special=False))
 
+    def prompt_tokens(self, prompt) -> int:
+        return len(self._tokens(prompt))
+
+    def parameter_count(self) -> int:
+        return int(self._model.n_params())
+
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
         return [out for _, out in sorted(self.stream(requests), key=lambda item: item[0])]
 
@@ -115,12 +124,21 @@ class LlamaCppBatchedBackend(BackendBase):
         for start in range(0, len(jobs), self.parallel):
             for job in self._run_wave(jobs[start : start + self.parallel]):
                 r_index, i = where[job.slot]
-                outputs[r_index][i] = Completion(job.text, len(job.tokens), len(job.generated), job.finish or "length")
+                outputs[r_index][i] = Completion(job.text, len(job.tokens), len(job.generated), job.finish or "length",
+                                                 cached_tokens=job.cached, engine_s=round(job.engine_s, 6))
                 waiting[r_index] -= 1
                 if not waiting[r_index]:
                     yield r_index, outputs[r_index]  # type: ignore[misc]
 
     def _run_wave(self, wave: list[_Job]) -> list[_Job]:
+        started = time.perf_counter()
+        try:
+            return self._decode_wave(wave)
+        finally:
+            for job in wave:
+                job.engine_s = (time.perf_counter() - started) / len(wave)
+
+    def _decode_wave(self, wave: list[_Job]) -> list[_Job]:
         c = self._c
         c.llama_memory_clear(c.llama_get_memory(self._ctx.ctx), True)
         shared = _common_prefix([job.tokens for job in wave])
@@ -136,6 +154,10 @@ class LlamaCppBatchedBackend(BackendBase):
             job.sampler = self._sampler(job)
         for seqs in groups.values():
             tokens = wave[seqs[0]].tokens
+            # The wave's first sample pays for the shared prefix, each group's first for the rest
+            # of its prompt; every other sample reads those positions from the cache.
+            for rank, seq in enumerate(seqs):
+                wave[seq].cached = len(tokens) if rank else (shared if seq else 0)
             last = len(tokens) - 1
             entries += [(tokens[pos], pos, seqs, pos == last) for pos in range(shared, len(tokens))]
         self._decode_entries(entries, wave)

@@ -165,10 +165,15 @@ class OpenAIBackend(BackendBase):
             payload["messages"] = list(request.prompt)
         else:
             payload["prompt"] = request.prompt
+        started = time.perf_counter()
         body = await self._post(client, limit, "/chat/completions" if chat else "/completions", payload)
+        seconds = time.perf_counter() - started  # retries and waiting for a slot included
         if isinstance(body, Completion):  # the server refused the prompt itself
             return [body]
         usage = body.get("usage") or {}
+        # Sent by vLLM (--enable-prompt-tokens-details), SGLang and OpenAI; absent: none known.
+        details = usage.get("prompt_tokens_details") or {}
+        cached = int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
         choices = sorted(body.get("choices") or [], key=lambda c: c.get("index", 0))
         if not choices:
             raise BackendError(f"the server answered without choices: {str(body)[:200]}")
@@ -183,6 +188,8 @@ class OpenAIBackend(BackendBase):
                     # Usage is per response; with several choices it is shared out evenly.
                     completion_tokens=round(generated / len(choices)),
                     finish_reason=choice.get("finish_reason") or "stop",
+                    cached_tokens=cached,
+                    engine_s=round(seconds / len(choices), 6),
                 )
             )
         return out

@@ -12,6 +12,12 @@ request occupies one of ``slots`` slots for a log-normal time (mean ``latency_s`
 ``latency_sigma``, drawn from the prompt and seed) spent sleeping, so it costs no CPU. A round of
 requests is served by the slots in order, as a continuous-batching server would, and
 ``stats()`` reports how busy the slots were (``backends/activity.py``).
+
+Tokens are words. A one-slot engine's prefix cache is modelled as llama.cpp's: a prompt reuses the
+words it shares, from the start, with the prompt served before it (``cached_tokens``); the model
+declares ``parameters`` (default a million) for FLOPs. ``useless_demos`` makes demonstrations
+worth nothing (they do not raise p; they still lengthen the prompt), for tests of a run that
+must learn to stop showing them.
 """
 
 from __future__ import annotations
@@ -43,11 +49,14 @@ def from_config(config) -> "SimulatedBackend":
 
 class SimulatedBackend(BackendBase):
     def __init__(self, boost: float = 0.25, skill: float = 0.0, latency_s: float = 0.0, latency_sigma: float = 0.8,
-                 slots: int = 8, **_: object):
+                 slots: int = 8, parameters: int = 1_000_000, useless_demos: bool = False, **_: object):
         # skill models a stronger model (an escalation target): p' = 1 - (1 - p) * (1 - skill).
         self.boost, self.skill = boost, skill
         self.latency_s, self.latency_sigma = latency_s, latency_sigma
-        self.model_id = f"simulated:boost={boost}" + (f",skill={skill}" if skill else "")
+        self.model_id = f"simulated:boost={boost}" + (f",skill={skill}" if skill else "") + (
+            ",useless-demos" if useless_demos else "")
+        self.parameters, self.useless_demos = parameters, useless_demos
+        self._previous: list[str] = []  # the words of the prompt served last (the prefix cache)
         self.concurrent_requests = slots if latency_s > 0 else 1
         self.activity = EngineActivity(slots)
         self._slots = threading.Semaphore(slots)
@@ -75,6 +84,23 @@ class SimulatedBackend(BackendBase):
     def stats(self) -> dict[str, Any]:
         return {"engine": self.activity.stats()} if self.latency_s > 0 else {}
 
+    def prompt_tokens(self, prompt) -> int:
+        return len(_text(prompt).split())
+
+    def parameter_count(self) -> int:
+        return self.parameters
+
+    def _cached(self, words: list[str]) -> int:
+        if self.latency_s > 0:
+            return 0  # many slots, no shared cache modelled
+        common = 0
+        for a, b in zip(self._previous, words):
+            if a != b:
+                break
+            common += 1
+        self._previous = words
+        return min(common, len(words) - 1)
+
     def _timed(self, request: GenerationRequest) -> list[Completion]:
         with self._slots, self.activity.request():
             out = [self._one(request, i) for i in range(request.n)]
@@ -86,21 +112,25 @@ class SimulatedBackend(BackendBase):
             return out
 
     def _one(self, request: GenerationRequest, index: int) -> Completion:
-        prompt = request.prompt if isinstance(request.prompt, str) else "\n".join(
-            m["content"] for m in request.prompt
-        )
+        prompt = _text(request.prompt)
+        words = prompt.split()
+        cached = self._cached(words)
         tags = _TAGS.findall(prompt)
         asks = _ASK.findall(prompt)
         if not tags or not asks:
-            return Completion("I don't know.", len(prompt.split()), 3, "stop")
+            return Completion("I don't know.", len(words), 3, "stop", cached_tokens=cached)
         p_text, topic = tags[-1]
         p = float(p_text)
-        neighbours = sum(1 for _, t in tags[:-1] if t == topic)
+        neighbours = 0 if self.useless_demos else sum(1 for _, t in tags[:-1] if t == topic)
         p = 1 - (1 - p) * (1 - self.boost) ** neighbours * (1 - self.skill)
         expression = asks[-1].strip()
         right = _uniform(prompt, request.seed, index) < p
         text = f" {expression}" if right else f" {expression} + 1"
-        return Completion(text, len(prompt.split()), len(text.split()), "stop")
+        return Completion(text, len(words), len(text.split()), "stop", cached_tokens=cached)
+
+
+def _text(prompt) -> str:
+    return prompt if isinstance(prompt, str) else "\n".join(m["content"] for m in prompt)
 
 
 def synthetic_queries(n: int, seed: int = 0, topics: int = 20) -> list[dict]:

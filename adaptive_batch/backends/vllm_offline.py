@@ -10,6 +10,8 @@ from ``--engine-args``. Chat prompts are rendered with the model's own chat temp
 
 from __future__ import annotations
 
+import time
+
 from typing import Any, Sequence
 
 from ..errors import MissingDependencyError, UserError
@@ -65,7 +67,9 @@ class VLLMBackend(BackendBase):
                     )
                 )
                 owners.append(position)
+        started = time.perf_counter()
         outputs = self._llm.generate(prompts, sampling_params=params, use_tqdm=False) if prompts else []
+        share = (time.perf_counter() - started) / max(1, len(outputs))  # the batch's seconds, shared out
         for owner, output in zip(owners, outputs):
             sample = output.outputs[0]
             results[owner].append(
@@ -74,9 +78,16 @@ class VLLMBackend(BackendBase):
                     prompt_tokens=len(output.prompt_token_ids or []),
                     completion_tokens=len(sample.token_ids),
                     finish_reason=sample.finish_reason or "stop",
+                    # vLLM counts, per request, the prompt tokens its prefix cache served.
+                    cached_tokens=int(output.num_cached_tokens or 0),
+                    engine_s=round(share, 6),
                 )
             )
         return results
+
+    def prompt_tokens(self, prompt) -> int:
+        text = prompt if isinstance(prompt, str) else self._chat_text(prompt)
+        return len(self._tokenizer_().encode(text))
 
     def _tokenizer_(self):
         if self._tokenizer is None:

@@ -20,6 +20,7 @@ from ..config import (
     BackendConfig,
     DataConfig,
     EscalationConfig,
+    PriceConfig,
     PromptConfig,
     RetrievalConfig,
     RunConfig,
@@ -37,6 +38,7 @@ SECTIONS: dict[str, type] = {
     "verifier": VerifierConfig,
     "prompt": PromptConfig,
     "escalation": EscalationConfig,
+    "prices": PriceConfig,
 }
 # Flags whose plain field name would be ambiguous or clumsy on the command line.
 RENAMES = {
@@ -54,12 +56,16 @@ RENAMES = {
     ("escalation", "temperature"): "escalate-temperature",
     ("escalation", "after"): "escalate-after",
     ("escalation", "cost_weight"): "escalate-cost-weight",
+    ("prices", "input"): "price-input",
+    ("prices", "cached_input"): "price-cached-input",
+    ("prices", "output"): "price-output",
+    ("backend", "parameters"): "model-parameters",
 }
 SKIPPED = {("data", "path")}
 # The --help panel of each section's options (RunConfig's own fields are the run's output).
 PANELS = {"": "Output", "data": "Data", "backend": "Model and backend", "sampling": "Sampling",
           "schedule": "Schedule and budget", "retrieval": "Retrieval", "verifier": "Verifier", "prompt": "Prompt",
-          "escalation": "Escalation"}
+          "escalation": "Escalation", "prices": "Schedule and budget"}
 PANEL_OF_FIELD = {("", "seed"): "Sampling"}
 JSON_OBJECT_OPTIONS = {("backend", "options"), ("verifier", "options")}
 

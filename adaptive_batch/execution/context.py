@@ -29,6 +29,7 @@ from retrieval import DemonstrationPool, create_embedder
 from ..backends import Backend, create_backend
 from ..cache import ResponseCache
 from ..config import RunConfig
+from ..costs import CostModel
 from ..dataset import dataset_fingerprint, load_queries
 from ..errors import ConfigError
 from ..prompts import PromptBuilder
@@ -36,6 +37,7 @@ from ..records import Query, SampleRecord, SamplingParams
 from ..runlog import PendingRound, SampleLog, prepare_run_dir
 from ..verifiers import Verifier, create_verifier
 from ..events import Status
+from .pricing import PromptPricer
 from .timings import Timings
 
 # Settings that say where a run writes, or how often it logs, not what it computes: a resume
@@ -74,18 +76,22 @@ class RunContext:
     def planner(self) -> Union[RoundPlanner, ContinuousPlanner]:
         """The schedule's planner: rounds, or continuous."""
         schedule, state = self.config.schedule, self.state
-        targets = uniform_targets(state, self.config.seed) if not self.method.early_stop else None
+        per_sample = state.cost.per_sample
+        targets = uniform_targets(state, self.config.seed) if not self.method.early_stop and per_sample else None
         cap_of: Optional[Callable[[int], int]] = None
         if schedule.stop_confidence is not None:
             cap_of = calibrated_caps(state, self.verifier.success_lower_bound, schedule.stop_confidence,
                                      schedule.warmup, self.cap)
         retrieval = self.config.retrieval
-        demonstrations = DemonstrationChoice(self.pool, self.method.demonstrations, retrieval.k,
-                                             retrieval.min_similarity, retrieval.rotate_among, schedule.warmup,
-                                             self.warmup_targets)
+        pricer = None if state.cost.per_sample else PromptPricer(self.builder, self.queries, self.engines,
+                                                                  state.cost, state)
+        demonstrations = DemonstrationChoice(
+            self.pool, self.method.demonstrations, retrieval.k, retrieval.min_similarity, retrieval.rotate_among,
+            schedule.warmup, self.warmup_targets, online=retrieval.prompt_choice == "online",
+            retire_after=retrieval.retire_after, max_chars=retrieval.max_demo_chars, state=state, pricer=pricer)
         escalate_after = self.config.escalation.after if "escalated" in self.engines else None
         settings = PlanSettings(self.method, self.config.seed, self.cap, schedule.warmup, targets,
-                                self.warmup_targets, cap_of, escalate_after)
+                                self.warmup_targets, cap_of, escalate_after, pricer, schedule.unit_cap)
         if schedule.continuous:
             return ContinuousPlanner(state, settings, demonstrations)
         return RoundPlanner(state, settings, demonstrations, schedule.warmup_together, schedule.max_rounds)
@@ -120,7 +126,8 @@ def prepare(config: RunConfig, backend: Optional[Backend] = None, embedder: Any 
         say(f"resuming: {len(logged)} logged samples to replay")
     method = METHODS[schedule.method]
     pool, embedder, vectors = _pool(config, method, queries, embedder, timings, say)
-    state = RunState(queries, total_budget(schedule, len(queries)), vote_rule=verifier.resolved)
+    cost = _cost_model(config, engines)
+    state = RunState(queries, total_budget(schedule, len(queries)), vote_rule=verifier.resolved, cost=cost)
     cap = verifier.sample_cap(schedule.per_query_cap)
     warmup_targets = None
     if schedule.allocator:
@@ -129,7 +136,7 @@ def prepare(config: RunConfig, backend: Optional[Backend] = None, embedder: Any 
     pending = PendingRound(run_dir)
     return RunContext(
         config=config, method=method, verifier=verifier, queries=queries, cap=cap,
-        builder=PromptBuilder(config.prompt, canonical=verifier.canonical), backend=backend, engines=engines,
+        builder=PromptBuilder(config.prompt, canonical=verifier.canonical, k=config.retrieval.k), backend=backend, engines=engines,
         run_dir=run_dir, log=log, logged=logged, pending=pending,
         cache=ResponseCache(config.cache_dir) if config.cache_dir else None, pool=pool,
         embedder_id=embedder.model_id if pool is not None else None, state=state, warmup_targets=warmup_targets,
@@ -195,6 +202,28 @@ def _engines(config: RunConfig, backend: Backend, given: Optional[Backend]) -> E
         given = backend if same else create_backend(replace(config.backend, name=name, model=model))
     engines["escalated"] = (given, escalated_params)
     return engines
+
+
+def parameter_counts(config: RunConfig, engines: Engines) -> dict[str, Optional[int]]:
+    """Each engine's parameter count: as configured (--model-parameters, for the main engine), else as
+    the engine reports it."""
+    counts = {name: backend.parameter_count() for name, (backend, _) in engines.items()}
+    if config.backend.parameters is not None:
+        counts["main"] = config.backend.parameters
+        if "escalated" in engines and engines["escalated"][0] is engines["main"][0]:
+            counts["escalated"] = config.backend.parameters
+    return counts
+
+
+def _cost_model(config: RunConfig, engines: Engines) -> CostModel:
+    unit = config.schedule.budget_unit
+    parameters = parameter_counts(config, engines)
+    if unit == "flops":
+        unknown = [name for name, count in parameters.items() if not count]
+        if unknown:
+            raise ConfigError(f"--budget-unit flops needs the model's parameter count, which the {unknown[0]} engine "
+                              f"({engines[unknown[0]][0].model_id}) does not report: pass --model-parameters")
+    return CostModel(unit, config.prices.table, parameters)
 
 
 def _learned_warmup(config: RunConfig, queries, state, cap: int, embedder, vectors) -> list[int]:

@@ -132,11 +132,14 @@ class SampleExecutor:
         self.progress(RoundProgress(
             phase, round_index, state.spent + self._round_done, state.total_budget,
             state.resolved_count + len(self._round_passed), len(state.queries), self.generated_tokens,
-            time.perf_counter() - self.context.started, replayed, self.counters["generated"], self.fresh_tokens))
+            time.perf_counter() - self.context.started, replayed, self.counters["generated"], self.fresh_tokens,
+            self.context.config.schedule.budget_unit))
 
     def _finished(self, phase: str, round_index: int, position: int, record: SampleRecord) -> None:
         """A sample of the round in flight is verified: count it for the progress display."""
-        self._round_done += record.error is None
+        if record.error is None:
+            self._round_done += self.context.state.cost.of(record.prompt_tokens, record.cached_tokens,
+                                                           record.completion_tokens, record.engine)
         self.generated_tokens += record.completion_tokens
         if record.passed and not self.context.state.status[position].resolved:
             self._round_passed.add(position)
@@ -223,6 +226,9 @@ class SampleExecutor:
             score=verdict.score,
             detail=verdict.detail,
             engine=a.engine,
+            cached_tokens=completion.cached_tokens,
+            engine_s=completion.engine_s,
+            prompt_kind=a.kind,
         )
 
 

@@ -48,10 +48,11 @@ def first_line(response: str) -> str:
 class PromptBuilder:
     """Builds prompts; ``canonical`` (from the extractor, when it has one) cleans demonstrations."""
 
-    def __init__(self, config: PromptConfig, canonical: Optional[Callable[[str], Optional[str]]] = None):
+    def __init__(self, config: PromptConfig, canonical: Optional[Callable[[str], Optional[str]]] = None, k: int = 3):
         self.canonical = canonical
         self.style = config.style
         self.demo_mode = config.demo_mode
+        self.k = k  # demonstrations a full prompt shows (auto mode replaces the generic examples then)
         self.template = DEFAULT_TEMPLATE
         if config.template:
             path = Path(config.template)
@@ -68,6 +69,11 @@ class PromptBuilder:
         self._rendered_demo = lru_cache(maxsize=200_000)(self._render_demo)
         self._rendered_generic = "".join(EXAMPLE_FORMAT.format(question=s.question, answer=s.answer)
                                          for s in self.generic)
+        # Beside demonstrations, only the first adaptive_examples generic ones (a shared prefix still).
+        self.generic_beside = self.generic[: config.adaptive_examples] if config.adaptive_examples is not None \
+            else self.generic
+        self._rendered_beside = "".join(EXAMPLE_FORMAT.format(question=s.question, answer=s.answer)
+                                        for s in self.generic_beside)
 
     def _show(self, response: str) -> str:
         shown = self.canonical(response) if self.canonical else None
@@ -87,7 +93,7 @@ class PromptBuilder:
             rendered = self._rendered_generic
         else:
             shown = "".join([self._rendered_demo(d.question, d.response) for d in demos])
-            rendered = shown if self.demo_mode == "replace" else self._rendered_generic + shown
+            rendered = shown if self._replaces(len(demos)) else self._rendered_beside + shown
         return self.template.replace("{examples}", rendered).replace("{question}", question.strip())
 
     def demonstration_examples(self, demos: Sequence) -> list[Example]:
@@ -105,9 +111,13 @@ class PromptBuilder:
             return list(demonstrations)
         if not demonstrations:
             return list(self.generic)
-        if self.demo_mode == "replace":
+        if self._replaces(len(demonstrations)):
             return list(demonstrations)
-        return [*self.generic, *demonstrations]
+        return [*self.generic_beside, *demonstrations]
+
+    def _replaces(self, shown: int) -> bool:
+        """Whether demonstrations take the generic examples' place (replace; auto with all k)."""
+        return self.demo_mode == "replace" or (self.demo_mode == "auto" and shown >= self.k)
 
     def build(self, question: str, demonstrations: Sequence[Example] = ()) -> Union[str, tuple[Message, ...]]:
         shots = self.examples(demonstrations)

@@ -1,0 +1,161 @@
+"""Compute in every budget unit: the arithmetic, the budget never exceeded and spent, the online
+choice of prompt, and the engines' counts of cached prompt tokens."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pyarrow.parquet as pq
+import pytest
+
+from adaptive_batch import ConfigError, RunConfig, run
+from adaptive_batch.backends.simulated import SimulatedBackend, synthetic_queries
+from adaptive_batch.costs import CostModel, PriceTable, compute_figures
+
+from .conftest import write_jsonl
+
+TABLE_A = PriceTable(input=2.0, cached_input=0.5, output=8.0)
+
+
+def test_price_arithmetic():
+    # 1M uncached prompt tokens at $2, 1M cached at $0.50, 0.5M output at $8.
+    assert TABLE_A.dollars(2_000_000, 1_000_000, 500_000) == pytest.approx(2.0 + 0.5 + 4.0)
+    model = CostModel("cost", TABLE_A, {"main": 100})
+    assert model.of(1000, 400, 50) == pytest.approx((600 * 2 + 400 * 0.5 + 50 * 8) / 1e6)
+    assert model.worst(1000, 48) == pytest.approx((1000 * 2 + 48 * 8) / 1e6)
+    flops = CostModel("flops", None, {"main": 268_098_176, "escalated": 1_000})
+    assert flops.of(1000, 400, 50) == 2 * 268_098_176 * 650  # cached positions are not evaluated
+    assert flops.of(1000, 400, 50, "escalated") == 2 * 1_000 * 650
+    assert CostModel("total-tokens").of(1000, 400, 50) == 1050
+    assert CostModel("output-tokens").of(1000, 400, 50) == 50
+    figures = compute_figures({"main": {"samples": 3, "prompt_tokens": 3000, "cached_tokens": 1200,
+                                        "completion_tokens": 150, "engine_s": 1.5}}, {"main": 10}, TABLE_A)
+    assert figures["uncached_prompt_tokens"] == 1800 and figures["total_tokens"] == 3150
+    assert figures["flops"] == 2 * 10 * (1800 + 150) and figures["prompt_cache_share"] == 0.4
+    assert figures["cost_usd"] == pytest.approx((1800 * 2 + 1200 * 0.5 + 150 * 8) / 1e6)
+    assert compute_figures({"main": {"samples": 1}}, {"main": None}, None)["flops"] is None
+
+
+@pytest.fixture(scope="module")
+def hard(tmp_path_factory):
+    """Mostly hard synthetic queries: many stay unresolved, so the budget is what stops the run."""
+    records = [r for r in synthetic_queries(400, seed=3) if float(r["question"].split("p=")[1].split()[0]) < 0.2]
+    return write_jsonl(tmp_path_factory.mktemp("data") / "hard.jsonl", records[:120])
+
+
+# Budgets per query of about 4 samples' worth in each unit (prompts of ~110-190 words, about 70% of them from
+# the prefix cache, outputs ~4 words).
+UNIT_BUDGETS = {"samples": 4, "output-tokens": 16, "total-tokens": 600, "flops": 200 * 2e6, "cost": 0.0008}
+
+
+def unit_config(path, out, unit, seed, **schedule):
+    return RunConfig.from_dict({
+        "data": {"path": str(path)}, "seed": seed, "output_dir": str(out),
+        "backend": {"name": "simulated"}, "retrieval": {"embedder": "hashing"},
+        "schedule": {"budget": UNIT_BUDGETS[unit], "budget_unit": unit, **schedule},
+        "prices": {"input": 2.0, "cached_input": 0.5, "output": 8.0},
+    })
+
+
+@pytest.mark.parametrize("unit", list(UNIT_BUDGETS))
+@pytest.mark.parametrize("method", ["adaptive", "uniform"])
+def test_each_budget_unit_is_never_exceeded_and_nearly_all_spent(hard, tmp_path, unit, method):
+    for seed in range(4):
+        result = run(unit_config(hard, tmp_path / f"{unit}-{method}-{seed}", unit, seed, method=method))
+        budget = result.summary["budget"]
+        rows = pq.read_table(result.run_dir / "samples.parquet").to_pylist()
+        model = CostModel(unit, TABLE_A, {"main": 1_000_000})
+        spent = sum(model.of(r["prompt_tokens"], r["cached_tokens"], r["completion_tokens"]) for r in rows
+                    if r["error"] is None)
+        assert spent == pytest.approx(budget["spent"])  # the summary adds up what the log holds
+        assert spent <= budget["total"] * (1 + 1e-9), (unit, method, seed)
+        unresolved = result.summary["n_queries"] - result.summary["resolved"]
+        assert unresolved > 0  # work remained, so the budget is what stopped the run ...
+        # ... and it was spent, to within one more sample's worst case (here under 3% of the budget).
+        worst = max(model.worst(r["prompt_tokens"], 48) for r in rows)
+        assert spent >= budget["total"] - worst and spent >= 0.97 * budget["total"], (unit, method, seed, budget)
+        assert result.summary["stop_reason"].startswith("budget spent")
+
+
+def test_a_budget_in_cost_needs_a_price_table(hard, tmp_path):
+    with pytest.raises(ConfigError, match="needs a price table"):
+        RunConfig.from_dict({"data": {"path": str(hard)}, "schedule": {"budget_unit": "cost"}})
+    with pytest.raises(ConfigError, match="both --price-input and --price-output"):
+        RunConfig.from_dict({"data": {"path": str(hard)}, "prices": {"input": 1.0}})
+
+
+def test_the_online_choice_of_prompt_converges_to_the_base_prompt_where_demonstrations_do_not_help(
+        tmp_path):
+    records = synthetic_queries(300, seed=5)
+    path = write_jsonl(tmp_path / "q.jsonl", records)
+
+    def base_share(useless: bool) -> float:
+        config = RunConfig.from_dict({
+            "data": {"path": str(path)}, "output_dir": str(tmp_path / f"useless-{useless}"),
+            "backend": {"name": "simulated"}, "retrieval": {"embedder": "hashing", "prompt_choice": "online"},
+            "schedule": {"budget": 10 * 150, "budget_unit": "total-tokens"},
+        })
+        result = run(config, backend=SimulatedBackend(boost=0.6, useless_demos=useless))
+        rows = [r for r in pq.read_table(result.run_dir / "samples.parquet").to_pylist() if r["phase"] == "adaptive"]
+        assert sum(k["samples"] for k in result.summary["prompt_kinds"].values()) == len(rows)
+        late = rows[len(rows) * 3 // 4:]  # once the posteriors have something to go on
+        return sum(r["prompt_kind"] == "base" for r in late) / len(late)
+
+    # Demonstrations that cost tokens and help nothing: the run ends up on base prompts, like
+    # elimination. Where they help, the same rule keeps showing them.
+    assert base_share(useless=True) >= 0.8
+    assert base_share(useless=False) <= 0.3
+
+
+def test_llamacpp_reports_the_prefix_it_reused_and_counts_prompts_exactly(real_backend):
+    from adaptive_batch.records import GenerationRequest, SamplingParams
+
+    params = SamplingParams(0.8, 0.95, 40, 8, ("\n\n",))
+    shared = "Answer each question with the arithmetic expression that computes the answer.\n\n" * 6
+    first = shared + "Question: Ann has 3 cats and 4 dogs. How many pets does she have?\nAnswer:"
+    second = shared + "Question: A box holds 5 pens. How many pens are in 3 boxes?\nAnswer:"
+    real_backend.generate([GenerationRequest("unrelated text to clear the cache", params, seed=1)])
+    (a,), (b,) = real_backend.generate([GenerationRequest(first, params, seed=2), GenerationRequest(second, params, seed=3)])
+    assert a.cached_tokens == 0  # nothing in common with the request before it
+    common = real_backend.prompt_tokens(shared)  # the shared text's tokens (its last may merge on)
+    assert 0 < b.cached_tokens <= common and b.cached_tokens % real_backend.chunk == 0  # aligned reuse
+    assert b.cached_tokens >= (common - 1) // real_backend.chunk * real_backend.chunk  # every whole chunk reused
+    assert real_backend.prompt_tokens(first) == a.prompt_tokens and real_backend.prompt_tokens(second) == b.prompt_tokens
+    assert a.engine_s > 0 and b.engine_s > 0
+
+
+class _UsageServer(BaseHTTPRequestHandler):
+    """An OpenAI-compatible endpoint that reports cached prompt tokens, as vLLM and SGLang do."""
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        words = len(body["prompt"].split())
+        payload = {"choices": [{"index": 0, "text": " 3 + 4", "finish_reason": "stop"}],
+                   "usage": {"prompt_tokens": words, "completion_tokens": 3,
+                             "prompt_tokens_details": {"cached_tokens": words // 2}}}
+        data = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_openai_backend_records_the_cached_tokens_a_server_reports():
+    from adaptive_batch.backends.openai_http import OpenAIBackend
+    from adaptive_batch.records import GenerationRequest, SamplingParams
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _UsageServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        backend = OpenAIBackend(base_urls=(f"http://127.0.0.1:{server.server_port}/v1",), model="m")
+        (out,) = backend.generate([GenerationRequest("one two three four five six", SamplingParams(0.8, 0.95, 40, 8, ()),
+                                                     seed=1)])
+        assert out[0].prompt_tokens == 6 and out[0].cached_tokens == 3 and out[0].engine_s > 0
+    finally:
+        server.shutdown()
