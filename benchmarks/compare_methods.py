@@ -12,6 +12,9 @@ samples, equal generated tokens and equal total (prompt + generated) tokens.
 ``--rotate-among M`` runs adaptive with rotating demonstrations (``retrieval.rotate_among``); its
 results are labelled ``adaptive-rotateM`` so they sit beside plain adaptive in ``compute_curves.py``.
 
+``--methods`` also takes the named variants of ``VARIANTS``: a method with some settings changed
+(the levers of prompt economy, the online choice of prompt), each under its own name.
+
 A shared response cache makes the base-prompt samples of elimination and of every warm-up
 free after uniform has drawn them (same prompt, same seed).
 """
@@ -35,12 +38,25 @@ from adaptive_batch.report import coverage_curve, load_run
 from retrieval import create_embedder
 
 METHODS = ("uniform", "elimination", "random-demos", "adaptive")
+# Variants: (method, {config section: {field: value}}), each measured under its name.
+VARIANTS = {
+    "adaptive-auto": ("adaptive", {"prompt": {"demo_mode": "auto"}}),
+    "adaptive-replace": ("adaptive", {"prompt": {"demo_mode": "replace"}}),
+    "adaptive-ex1": ("adaptive", {"prompt": {"adaptive_examples": 1}}),
+    "adaptive-online": ("adaptive", {"retrieval": {"prompt_choice": "online"}}),
+    "adaptive-online-auto": ("adaptive", {"retrieval": {"prompt_choice": "online"}, "prompt": {"demo_mode": "auto"}}),
+    "adaptive-online-ex1": ("adaptive", {"retrieval": {"prompt_choice": "online"}, "prompt": {"adaptive_examples": 1}}),
+    "adaptive-retire": ("adaptive", {"retrieval": {"retire_after": 4}}),
+    "adaptive-short": ("adaptive", {"retrieval": {"max_demo_chars": 240}}),
+}
 
 
 def trajectory(run_dir: Path) -> dict[str, list[float]]:
-    """Coverage after each round against cumulative samples, generated and total tokens (from 0)."""
+    """Coverage after each round against cumulative samples, generated, total, prompt and cached
+    prompt tokens (from 0)."""
     curve = coverage_curve(load_run(run_dir))
-    return {axis: [0.0] + curve[axis] for axis in ("samples", "generated_tokens", "total_tokens", "coverage")}
+    return {axis: [0.0] + curve[axis] for axis in ("samples", "generated_tokens", "total_tokens", "prompt_tokens",
+                                                   "cached_tokens", "coverage")}
 
 
 def coverage_at(curve: dict[str, list[float]], axis: str, x: float) -> float | None:
@@ -55,11 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", action="append", required=True)
     parser.add_argument("--limit", type=int, default=200)
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first N queries (e.g. a pilot slice)")
     parser.add_argument("--budget", type=float, default=6)
     parser.add_argument("--uniform-budget", type=float, default=10)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=[*METHODS, *VARIANTS])
     parser.add_argument("--demo-mode", default="add")
     parser.add_argument("--min-similarity", type=float, default=None)
     parser.add_argument("--rotate-among", type=int, default=0,
@@ -81,19 +98,23 @@ def main(argv: list[str] | None = None) -> int:
         for seed in args.seeds:
             row: dict = {"seed": seed}
             for method in args.methods:
+                base_method, changes = VARIANTS.get(method, (method, {}))
                 budget = args.uniform_budget if method == "uniform" else args.budget
                 name_of_run = labels[method]
                 config = RunConfig(
-                    data=DataConfig(path=dataset, limit=args.limit),
-                    schedule=ScheduleConfig(method=method, budget=budget, warmup=args.warmup),
+                    data=DataConfig(path=dataset, limit=args.limit, skip=args.skip),
+                    schedule=ScheduleConfig(method=base_method, budget=budget, warmup=args.warmup),
                     # Only the method it changes gets the rotation: the others' runs stay resumable.
                     retrieval=replace(retrieval, rotate_among=args.rotate_among) if name_of_run != method else retrieval,
                     prompt=PromptConfig(demo_mode=args.demo_mode),
                     seed=seed,
                     cache_dir=args.cache_dir,
-                    output_dir=f"{args.runs_dir}/{name}-{name_of_run}-b{budget:g}-{args.demo_mode}-s{seed}",
+                    output_dir=f"{args.runs_dir}/{name}{f'-skip{args.skip}' if args.skip else ''}-{name_of_run}-"
+                               f"b{budget:g}-{args.demo_mode}-s{seed}",
                 )
-                config = replace(config, verifier=replace(config.verifier, extractor=args.extractor))
+                config = replace(config, verifier=replace(config.verifier, extractor=args.extractor),
+                                 **{section: replace(getattr(config, section), **fields)
+                                    for section, fields in changes.items()})
                 started = time.time()
                 result = run(config, backend=backend, embedder=embedder)
                 curve = trajectory(result.run_dir)

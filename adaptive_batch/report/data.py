@@ -45,26 +45,28 @@ def load_run(run_dir: str | Path) -> RunView:
 
 
 def coverage_curve(view: RunView) -> dict[str, list[float]]:
-    """Coverage after each round against the compute spent so far, per query."""
+    """Coverage after each round against the compute spent so far, per query: samples, generated,
+    total, prompt and cached prompt tokens (the other units follow from these: ``analysis``)."""
     resolved_at = Counter(r["resolved_round"] for r in view.results if r["resolved"])
     spent: dict[int, list[int]] = {}
     for s in view.samples:
         if s["error"] is None:
-            row = spent.setdefault(s["round"], [0, 0, 0])
+            row = spent.setdefault(s["round"], [0, 0, 0, 0, 0])
             row[0] += 1
             row[1] += s["completion_tokens"]
             row[2] += s["prompt_tokens"] + s["completion_tokens"]
-    curve: dict[str, list[float]] = {"round": [], "samples": [], "generated_tokens": [], "total_tokens": [],
-                                     "coverage": [], "pool": []}
-    totals, resolved = [0, 0, 0], 0
+            row[3] += s["prompt_tokens"]
+            row[4] += s.get("cached_tokens") or 0
+    keys = ("samples", "generated_tokens", "total_tokens", "prompt_tokens", "cached_tokens")
+    curve: dict[str, list[float]] = {"round": [], **{k: [] for k in keys}, "coverage": [], "pool": []}
+    totals, resolved = [0] * len(keys), 0
     n = max(view.n, 1)
     for round_index in sorted(spent):
         totals = [a + b for a, b in zip(totals, spent[round_index])]
         resolved += resolved_at.get(round_index, 0)
         curve["round"].append(round_index)
-        curve["samples"].append(totals[0] / n)
-        curve["generated_tokens"].append(totals[1] / n)
-        curve["total_tokens"].append(totals[2] / n)
+        for key, total in zip(keys, totals):
+            curve[key].append(total / n)
         curve["coverage"].append(resolved / n)
         curve["pool"].append(resolved)
     return curve
