@@ -21,8 +21,32 @@ from pathlib import Path
 
 import numpy as np
 
-AXES = ("samples", "generated_tokens", "total_tokens")
+from .costs import PriceTable
+
+# The declared price tables of the benchmarks (dollars per million tokens), no vendor's.
+PRICE_TABLES = {"cost_a": PriceTable(input=2.0, cached_input=0.5, output=8.0),
+                "cost_b": PriceTable(input=3.0, cached_input=0.3, output=15.0)}
+MEASURED_AXES = ("samples", "generated_tokens", "total_tokens")
+AXES = (*MEASURED_AXES, "flops", "cost_a", "cost_b")
 METHODS = ("uniform", "elimination", "random-demos", "adaptive")
+
+
+def with_cost_axes(curve: dict, parameters: int) -> dict:
+    """A curve with FLOPs and cost under each price table, per query, from its prompt, cached
+    prompt and generated tokens (curves measured before cached tokens were counted get none)."""
+    if "cached_tokens" not in curve or "flops" in curve:
+        return curve
+    out = dict(curve)
+    prompt, cached, generated = curve["prompt_tokens"], curve["cached_tokens"], curve["generated_tokens"]
+    out["flops"] = [2.0 * parameters * (p - c + g) for p, c, g in zip(prompt, cached, generated)]
+    for axis, table in PRICE_TABLES.items():
+        out[axis] = [table.dollars(p, c, g) for p, c, g in zip(prompt, cached, generated)]
+    return out
+
+
+def axes_of(seeds: list[dict], methods: list[str]) -> list[str]:
+    """The axes every curve of these methods has."""
+    return [a for a in AXES if all(a in row[m]["curve"] for row in seeds for m in methods)]
 T95 = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571}
 
 
@@ -59,12 +83,14 @@ def interval(values: list[float]) -> dict:
             "per_seed": [round(v, 3) for v in values]}
 
 
-def efficiency(seeds: list[dict], method: str, budget: float) -> dict:
+def efficiency(seeds: list[dict], method: str, budget: float, against: str = "uniform") -> dict:
+    """The compute ``against`` needs to reach the coverage ``method`` reaches at ``budget`` samples,
+    over what ``method`` spent, per axis."""
     out: dict = {}
-    for axis in AXES:
+    for axis in axes_of(seeds, [method, against]):
         factors, censored = [], []
         for row in seeds:
-            mine, uniform = row[method]["curve"], row["uniform"]["curve"]
+            mine, uniform = row[method]["curve"], row[against]["curve"]
             # A run that stopped short of B (nothing left to sample) keeps its final coverage.
             x = min(budget, mine["samples"][-1])
             coverage = coverage_at(mine, "samples", x)
@@ -77,6 +103,32 @@ def efficiency(seeds: list[dict], method: str, budget: float) -> dict:
         else:
             # A censored seed's factor is a lower bound, and so is any summary that includes it.
             out[axis] = {**interval(factors), "censored": any(censored), "censored_seeds": sum(censored)}
+    return out
+
+
+def at_equal_compute(seeds: list[dict], method: str, other: str, budget: float) -> dict:
+    """Per axis: ``method``'s coverage at ``budget`` samples and ``other``'s coverage at the same
+    compute on that axis, seed by seed, and the difference. Where ``other`` never spent that much
+    (its run ended first), its final coverage stands in and the seed is marked: ``other`` might
+    have gone further with more budget."""
+    out: dict = {}
+    for axis in axes_of(seeds, [method, other]):
+        mine_cov, other_cov, beyond = [], [], 0
+        for row in seeds:
+            mine, theirs = row[method]["curve"], row[other]["curve"]
+            x = min(budget, mine["samples"][-1])
+            coverage = coverage_at(mine, "samples", x)
+            spent = float(np.interp(x, mine["samples"], mine[axis]))
+            reached = coverage_at(theirs, axis, spent)
+            if reached is None:
+                beyond += 1
+                reached = theirs["coverage"][-1]
+            mine_cov.append(coverage)
+            other_cov.append(reached)
+        diff = [a - b for a, b in zip(mine_cov, other_cov)]
+        out[axis] = {"method": interval(mine_cov), "other": interval(other_cov), "difference": interval(diff),
+                     "wins_or_ties": sum(d >= -1e-12 for d in diff), "seeds": len(diff),
+                     "other_ran_out_seeds": beyond}
     return out
 
 
@@ -112,10 +164,16 @@ def merge_results(sources: list[str]) -> list[dict]:
     return out
 
 
-def dataset_report(settings: dict, seeds: list[dict], budgets: list[float]) -> dict:
-    """Coverage, efficiency factors and mean curves of one dataset's seed rows, at the budgets
-    the runs reached."""
+def dataset_report(settings: dict, seeds: list[dict], budgets: list[float], parameters: int | None = None) -> dict:
+    """Coverage, efficiency factors (against uniform and against elimination), coverage at equal
+    compute against elimination, and mean curves of one dataset's seed rows, at the budgets the
+    runs reached. ``parameters`` (the model's) gives the FLOPs and cost axes where the curves hold
+    cached tokens."""
     methods = [m for m in methods_in(seeds[0]) if all(m in row for row in seeds)]
+    if parameters:
+        for row in seeds:
+            for m in methods:
+                row[m] = {**row[m], "curve": with_cost_axes(row[m]["curve"], parameters)}
     measured = [b for b in budgets if b <= settings["budget"] + 1e-9]
     data = {
         "seeds": len(seeds), "queries": settings["limit"],
@@ -127,9 +185,15 @@ def dataset_report(settings: dict, seeds: list[dict], budgets: list[float]) -> d
                          for b in measured} for m in methods},
         "efficiency_factor": {m: {f"{b:g}": efficiency(seeds, m, b) for b in measured}
                               for m in methods if m != "uniform"},
-        "curves": {m: {axis: curves_on_grid(seeds, m, axis) for axis in AXES} for m in methods},
+        "curves": {m: {axis: curves_on_grid(seeds, m, axis) for axis in axes_of(seeds, [m])} for m in methods},
         "largest_factor": {},
     }
+    if "elimination" in methods:
+        others = [m for m in methods if m not in ("uniform", "elimination")]
+        data["efficiency_against_elimination"] = {m: {f"{b:g}": efficiency(seeds, m, b, "elimination")
+                                                      for b in measured} for m in others}
+        data["at_equal_compute_against_elimination"] = {m: {f"{b:g}": at_equal_compute(seeds, m, "elimination", b)
+                                                            for b in measured} for m in others}
     for method, factors in data["efficiency_factor"].items():
         best = max(measured, key=lambda b: factors[f"{b:g}"]["samples"]["mean"])
         data["largest_factor"][method] = {"budget": best, **factors[f"{best:g}"]}
@@ -139,32 +203,44 @@ def dataset_report(settings: dict, seeds: list[dict], budgets: list[float]) -> d
 
 
 def uniform_curve(samples: list[dict], n_queries: int, n: int) -> dict:
-    """Uniform best-of-x for x = 0..n from the samples of an elimination run capped at n."""
+    """Uniform best-of-x for x = 0..n from the samples of an elimination run capped at n.
+
+    A sample uniform would draw after its query's first pass is not drawn: its generated and
+    cached prompt tokens are counted at that query's mean over the samples it did draw (its prompt
+    tokens are exact: the base prompt is the same for every sample of a query)."""
     by_query: dict[str, list[dict]] = {}
     for s in samples:
         if s["error"] is None:
             by_query.setdefault(s["query_id"], []).append(s)
-    first_pass, prompt, generated, estimated = [], [], np.zeros(n), np.zeros(n)
+    first_pass, prompt = [], []
+    generated, cached, estimated = np.zeros(n), np.zeros(n), np.zeros(n)
     for rows in by_query.values():
         rows.sort(key=lambda s: s["sample_index"])
         passes = [s["sample_index"] for s in rows if s["passed"]]
         first_pass.append(passes[0] if passes else n)
         prompt.append(rows[0]["prompt_tokens"])
-        drawn = {s["sample_index"]: s["completion_tokens"] for s in rows}
-        mean = sum(drawn.values()) / len(drawn)
+        drawn = {s["sample_index"]: (s["completion_tokens"], s.get("cached_tokens") or 0) for s in rows}
+        mean_generated = sum(g for g, _ in drawn.values()) / len(drawn)
+        mean_cached = sum(c for _, c in drawn.values()) / len(drawn)
         for i in range(n):
             if i in drawn:
-                generated[i] += drawn[i]
+                generated[i] += drawn[i][0]
+                cached[i] += drawn[i][1]
             else:
-                generated[i] += mean
-                estimated[i] += mean
+                generated[i] += mean_generated
+                cached[i] += mean_cached
+                estimated[i] += mean_generated
     first = np.array(first_pass)
-    curve = {"samples": [], "generated_tokens": [], "total_tokens": [], "coverage": []}
+    keys = ("samples", "generated_tokens", "total_tokens", "prompt_tokens", "cached_tokens", "coverage")
+    curve: dict[str, list[float]] = {k: [] for k in keys}
     for x in range(n + 1):
         gen = generated[:x].sum() / n_queries
+        prompt_x = x * sum(prompt) / n_queries
         curve["samples"].append(float(x))
         curve["generated_tokens"].append(round(float(gen), 3))
-        curve["total_tokens"].append(round(float(gen + x * sum(prompt) / n_queries), 3))
+        curve["total_tokens"].append(round(float(gen + prompt_x), 3))
+        curve["prompt_tokens"].append(round(float(prompt_x), 3))
+        curve["cached_tokens"].append(round(float(cached[:x].sum() / n_queries), 3))
         curve["coverage"].append(float((first < x).sum() / n_queries))
     return {"curve": curve, "estimated_generated_share": round(float(estimated.sum() / generated.sum()), 4),
             "samples_drawn": sum(len(rows) for rows in by_query.values())}

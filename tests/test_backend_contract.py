@@ -51,7 +51,15 @@ def test_shape_and_token_counts(backend):
         assert 0 < completion.completion_tokens <= PARAMS.max_tokens
         assert completion.finish_reason in ("stop", "length") and completion.error is None
         assert "\n" not in completion.text  # stop sequences are honoured
+        assert 0 <= completion.cached_tokens < completion.prompt_tokens and completion.engine_s >= 0
+        counted = backend.prompt_tokens(PROMPT)
+        assert counted is None or counted == completion.prompt_tokens  # budgets price prompts by it
     assert backend.model_id
+    # The request of seed 2 repeats the prompt of seed 1: an engine with a prefix cache (all here
+    # but llama.cpp's server, which reports none) serves part of it from there.
+    if not backend.model_id.startswith("openai:"):
+        assert out[1][0].cached_tokens > 0
+    assert backend.parameter_count() is None or backend.parameter_count() > 100_000_000
 
 
 def test_same_seed_same_sample(backend):

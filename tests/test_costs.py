@@ -159,3 +159,19 @@ def test_the_openai_backend_records_the_cached_tokens_a_server_reports():
         assert out[0].prompt_tokens == 6 and out[0].cached_tokens == 3 and out[0].engine_s > 0
     finally:
         server.shutdown()
+
+
+def test_dry_run_forecasts_in_the_budget_unit(hard):
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "adaptive_batch", "run", str(hard), "--backend", "simulated", "--embedder",
+               "hashing", "--dry-run", "--json", "--budget", "600", "--budget-unit", "total-tokens"]
+    plan = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+    budget = plan["budget"]
+    assert budget["unit"] == "total-tokens" and budget["total"] == 600 * 120
+    assert 0 < budget["base_sample"] < budget["demo_sample"]  # demonstrations lengthen the prompt
+    spent = plan["warmup_samples"] * budget["base_sample"] + plan["adaptive_samples_max"] * budget["demo_sample"]
+    assert budget["total"] - budget["demo_sample"] < spent <= budget["total"]
+    flops = subprocess.run(command[:-1] + ["flops", "--model-parameters", "1000"], capture_output=True, text=True)
+    assert flops.returncode == 0 and json.loads(flops.stdout)["budget"]["unit"] == "flops"

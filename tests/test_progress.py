@@ -52,7 +52,8 @@ def test_the_live_display_shows_its_status_from_the_start_and_moves_within_a_rou
 
 
 PROGRESS_LINE = re.compile(r"progress: phase=[\w-]+ round=\d+ samples=(\d+)/\d+ resolved=\d+/\d+ "
-                           r"samples_per_s=[\d.]+ tokens_per_s=[\d.]+ elapsed_s=\d+ eta_s=\d*")
+                           r"samples_per_s=[\d.]+ tokens_per_s=[\d.]+ elapsed_s=\d+ eta_s=\d* "
+                           r"output_tokens=\d+ prompt_tokens=\d+ cached_tokens=\d+( cost_usd=[\d.e-]+)?")
 
 
 def test_without_a_terminal_progress_is_plain_lines_of_the_text_alone(synthetic, tmp_path):

@@ -10,6 +10,7 @@ from typing import Any, Optional
 import typer
 
 from . import options as cli_options
+from ..costs import UNIT_LABEL, format_amount
 from ..events import Status
 from .app import EXIT_BELOW_THRESHOLD, EXIT_INTERRUPTED, console, handles_errors
 
@@ -88,9 +89,20 @@ def _dry_run(config, json_out: bool) -> None:
         return
     out = console(stderr=False)
     out.print(f"{plan['method']} on {plan['n_queries']} queries with {plan['model']}")
-    out.print(f"  samples: at most {plan['planned_samples_max']} of a budget of {plan['budget_samples']} "
+    unit = plan["budget"]["unit"]
+    if unit != "samples":
+        out.print(f"  budget: {format_amount(plan['budget']['total'], unit)} {UNIT_LABEL[unit]} "
+                  f"({format_amount(plan['budget']['per_query'], unit)} per query, cap "
+                  f"{format_amount(plan['budget']['per_query_cap'], unit)}); one base-prompt sample costs about "
+                  f"{format_amount(plan['budget']['base_sample'], unit)}, one with demonstrations about "
+                  f"{format_amount(plan['budget']['demo_sample'], unit)}")
+    if unit == "samples":
+        out.print(f"  samples: at most {plan['planned_samples_max']} of a budget of {plan['budget_samples']} "
                   f"({plan['warmup_samples']} in warm-up, up to {plan['adaptive_samples_max']} after; "
                   f"cap {plan['per_query_cap']} per query)")
+    else:
+        out.print(f"  samples: about {plan['planned_samples_max']} ({plan['warmup_samples']} in warm-up, about "
+                  f"{plan['adaptive_samples_max']} after)")
     out.print(f"  tokens: ~{plan['prompt_tokens_est']:,} prompt, ~{plan['generated_tokens_est']:,} generated "
                   f"(at most {plan['generated_tokens_max']:,})")
     if plan["seconds_per_sample"]:
@@ -178,12 +190,30 @@ def _print_summary(result) -> None:
                   str(s["completion_tokens"]), style="bold")
     out = console(stderr=False)
     out.print(table)
+    out.print(compute_line(s), soft_wrap=True)
+    budget = s["budget"]
+    spend = (f"{s['samples']}/{s['budget_samples']} samples" if budget["unit"] == "samples" else
+             f"{format_amount(budget['spent'], budget['unit'])}/{format_amount(budget['total'], budget['unit'])} "
+             f"{UNIT_LABEL[budget['unit']]} ({s['samples']} samples)")
     out.print(  # one line, whatever the width: pipelines grep it
-        f"coverage {s['coverage']:.3f} ({s['coverage_kind']}); {s['samples']}/{s['budget_samples']} samples; "
+        f"coverage {s['coverage']:.3f} ({s['coverage_kind']}); {spend}; "
         f"{s['errors']} query errors; {s['wall_time_s']:.1f} s; stopped: {s['stop_reason']}. "
         f"Results in {result.run_dir}",
         soft_wrap=True,
     )
+
+
+def compute_line(summary: dict) -> str:
+    """The run's compute in every unit, on one line."""
+    c = summary["compute"]
+    parts = [f"{c['samples']} samples", f"{c['output_tokens']:,} output tokens",
+             f"{c['total_tokens']:,} total tokens ({c['uncached_prompt_tokens']:,} prompt uncached, "
+             f"{c['cached_prompt_tokens']:,} cached: {100 * c['prompt_cache_share']:.0f}%)"]
+    if c["flops"] is not None:
+        parts.append(f"{format_amount(c['flops'], 'flops')}FLOPs")
+    if c["cost_usd"] is not None:
+        parts.append(f"${c['cost_usd']:.4f}")
+    return "compute: " + ", ".join(parts)
 
 
 def cache_clear_command(directory: str = typer.Argument(..., help="The response cache directory.")) -> None:

@@ -37,6 +37,7 @@ class SampleExecutor:
         self.generated_tokens = 0
         self.fresh_tokens = 0  # prompt + generated tokens of the samples this process generated
         self._round_done = 0
+        self._round_sums = [0, 0, 0, 0]  # samples, prompt, cached and generated tokens of the round in flight
         self._round_passed: set[int] = set()
         self._last_report = 0.0
         self.timings = context.timings
@@ -106,7 +107,7 @@ class SampleExecutor:
             self.context.pending.clear()
             self._unverified = {}
         state, pool = self.context.state, self.context.pool
-        self._round_done, self._round_passed = 0, set()
+        self._round_done, self._round_passed, self._round_sums = 0, set(), [0, 0, 0, 0]
         with self.timings.measure("bookkeeping"):
             resolved = []
             for a, record in zip(assignments, records):
@@ -129,15 +130,27 @@ class SampleExecutor:
             return
         state = self.context.state
         self._last_report = time.monotonic()
+        done = self._round_sums
+        engines = state.by_engine.values()
+        prompt = sum(e["prompt_tokens"] for e in engines) + done[1]
+        cached = sum(e["cached_tokens"] for e in engines) + done[2]
+        output = sum(e["completion_tokens"] for e in engines) + done[3]
+        prices = self.context.config.prices.table
         self.progress(RoundProgress(
             phase, round_index, state.spent + self._round_done, state.total_budget,
             state.resolved_count + len(self._round_passed), len(state.queries), self.generated_tokens,
             time.perf_counter() - self.context.started, replayed, self.counters["generated"], self.fresh_tokens,
-            self.context.config.schedule.budget_unit))
+            self.context.config.schedule.budget_unit, state.samples_spent + done[0], prompt, cached,
+            prices.dollars(prompt, cached, output) if prices is not None else None))
 
     def _finished(self, phase: str, round_index: int, position: int, record: SampleRecord) -> None:
         """A sample of the round in flight is verified: count it for the progress display."""
         if record.error is None:
+            sums = self._round_sums
+            sums[0] += 1
+            sums[1] += record.prompt_tokens
+            sums[2] += record.cached_tokens
+            sums[3] += record.completion_tokens
             self._round_done += self.context.state.cost.of(record.prompt_tokens, record.cached_tokens,
                                                            record.completion_tokens, record.engine)
         self.generated_tokens += record.completion_tokens

@@ -69,16 +69,30 @@ def render(runs: Sequence[RunView], figures: dict[str, str]) -> str:
 
 def _overview(runs: Sequence[RunView]) -> str:
     head = ["run", "method", "queries", "coverage", "kind of coverage", "samples", "budget", "prompt tokens",
-            "generated tokens", "wall time (s)", "model", "status"]
+            "of them cached", "generated tokens", "FLOPs", "cost ($)", "wall time (s)", "model", "status"]
     rows = []
     for view in runs:
         s = view.summary
+        compute, budget = s.get("compute") or {}, s.get("budget") or {}
+        shown_budget = s.get("budget_samples") if budget.get("unit", "samples") == "samples" else \
+            f"{budget.get('spent'):.4g} of {budget.get('total'):.4g} {budget.get('unit')}"
         values = [view.run_dir.name, s.get("method"), s.get("n_queries"), f"{s.get('coverage', 0):.3f}",
-                  s.get("coverage_kind"), s.get("samples"), s.get("budget_samples"), s.get("prompt_tokens"),
-                  s.get("completion_tokens"), s.get("wall_time_s"), s.get("model"), s.get("status")]
+                  s.get("coverage_kind"), s.get("samples"), shown_budget, s.get("prompt_tokens"),
+                  _share(compute), s.get("completion_tokens"), _sci(compute.get("flops")),
+                  _sci(compute.get("cost_usd")), s.get("wall_time_s"), s.get("model"), s.get("status")]
         rows.append("<tr>" + "".join(_cell(v) for v in values) + "</tr>")
     return ("<h2>Runs</h2><table class='sortable'><thead><tr>" + "".join(f"<th>{h}</th>" for h in head)
             + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def _share(compute: dict) -> str:
+    if "cached_prompt_tokens" not in compute:
+        return ""  # a run from before cached tokens were counted
+    return f"{compute['cached_prompt_tokens']} ({100 * compute['prompt_cache_share']:.0f}%)"
+
+
+def _sci(value) -> str:
+    return "" if value is None else f"{value:.4g}"
 
 
 def _verdict(passed) -> str:

@@ -75,6 +75,9 @@ class RequestOutput:
     prompt_logprobs: Any
     outputs: list[CompletionOutput]
     finished: bool
+    # Prompt tokens served from the prefix cache, as vLLM reports them per request: here whole
+    # blocks of 16 tokens in common with a prompt served before.
+    num_cached_tokens: Optional[int] = None
 
 
 @dataclass
@@ -124,6 +127,15 @@ class LLM:
         max_len = engine_args.get("max_model_len") or 2048
         self._llama = Llama(model_path=path, n_ctx=max_len, verbose=False)
         self.llm_engine = _Engine(_ModelConfig(max_len))
+        self._served: list[list[int]] = []
+
+    def _cached(self, ids: list[int]) -> int:
+        best = 0
+        for seen in self._served:
+            common = next((i for i, (a, b) in enumerate(zip(seen, ids)) if a != b), min(len(seen), len(ids)))
+            best = max(best, min(common, len(ids) - 1) // 16 * 16)
+        self._served.append(ids)
+        return best
 
     def get_tokenizer(self) -> _Tokenizer:
         return _Tokenizer(self._llama)
@@ -153,5 +165,5 @@ class LLM:
                 choice = out["choices"][0]
                 token_ids = self._llama.tokenize(choice["text"].encode("utf-8"), add_bos=False, special=True)
                 samples.append(CompletionOutput(j, choice["text"], token_ids, None, None, choice["finish_reason"]))
-            outputs.append(RequestOutput(str(i), prompt, prompt_ids, None, samples, True))
+            outputs.append(RequestOutput(str(i), prompt, prompt_ids, None, samples, True, self._cached(prompt_ids)))
         return outputs
