@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo test test-fast bench bench-extra clean
+.PHONY: setup demo test test-fast bench bench-extra bench-costs clean
 
 setup: $(VENV)/.installed
 
@@ -30,6 +30,10 @@ test-fast: setup
 bench: setup
 	$(PY) benchmarks/compare_methods.py --dataset ../shared/datasets/addsub.jsonl \
 		--dataset ../shared/datasets/svamp.jsonl --limit 200 --budget 6 --warmup 2 --seeds 0 1 2
+
+# Issue 18: every method on every axis (samples, tokens, FLOPs, cost under two price tables).
+bench-costs: setup
+	PY=$(PY) bash benchmarks/cost_benchmarks.sh adaptive-auto
 
 # Issues 6 and 8: compute curves, engine idle time, overhead, scale, learned allocation,
 # calibrated stopping, escalation. Each writes its JSON under benchmarks/results/.

@@ -110,6 +110,10 @@ class ScheduleConfig(FromDict):
         "across its samples (llamacpp-batched, vLLM's prefix cache) serves them together. A query resolved by "
         "its first warm-up sample still spends the others.",
     )
+    adaptive_together: int = doc(
+        1, "Samples of a query drawn side by side in each adaptive round, with the same demonstrations, one after "
+        "the other, so the engine serves the later ones' prompt from its prefix cache (with llama.cpp: all but the "
+        "last partial 64-token chunk). A query resolved by the first still spends the others.")
     max_per_query: Optional[float] = doc(
         None, "Most compute any one query may get, in the budget's unit (default: 3 x budget; in samples at least "
         "the warm-up)."
@@ -134,6 +138,10 @@ class ScheduleConfig(FromDict):
         require(self.method in METHODS, f"method must be one of {', '.join(METHODS)}, got '{self.method}'")
         require(math.isfinite(self.budget) and self.budget > 0, f"budget must be > 0, got {self.budget}")
         require(self.warmup >= 1, f"warmup must be >= 1, got {self.warmup}")
+        require(1 <= self.adaptive_together <= 16, f"adaptive_together must be in [1, 16], got {self.adaptive_together}")
+        require(not (self.continuous and self.adaptive_together > 1),
+                "adaptive_together has no meaning with continuous scheduling (one sample per query is in flight); "
+                "drop one of them")
         require(self.budget_unit in UNITS, f"budget_unit must be one of {', '.join(UNITS)}, got '{self.budget_unit}'")
         if self.budget_unit == "samples":
             require(self.budget >= self.warmup, f"budget must be >= warmup ({self.warmup}), got {self.budget}")

@@ -47,6 +47,10 @@ VARIANTS = {
     "adaptive-online-auto": ("adaptive", {"retrieval": {"prompt_choice": "online"}, "prompt": {"demo_mode": "auto"}}),
     "adaptive-online-ex1": ("adaptive", {"retrieval": {"prompt_choice": "online"}, "prompt": {"adaptive_examples": 1}}),
     "adaptive-retire": ("adaptive", {"retrieval": {"retire_after": 4}}),
+    "adaptive-together2": ("adaptive", {"schedule": {"adaptive_together": 2}}),
+    "adaptive-auto-together2": ("adaptive", {"prompt": {"demo_mode": "auto"}, "schedule": {"adaptive_together": 2}}),
+    "adaptive-online-together2": ("adaptive", {"retrieval": {"prompt_choice": "online"},
+                                               "schedule": {"adaptive_together": 2}}),
     "adaptive-short": ("adaptive", {"retrieval": {"max_demo_chars": 240}}),
 }
 

@@ -57,6 +57,8 @@ class PlanSettings:
     # and each query's cap in that unit. None: every sample costs 1.
     pricer: Any = None
     unit_cap: float = math.inf
+    # Adaptive samples of one query drawn side by side per round, with the same demonstrations.
+    together: int = 1
 
     def engine_of(self, sample_index: int) -> str:
         """Which engine draws a query's sample of this index."""

@@ -78,3 +78,24 @@ def test_committed_curves_replay_identically_from_their_committed_sources(result
             replayed[name] = dataset_report(loaded["settings"], dataset["seeds"], budgets)
     assert replayed == {name: {k: v for k, v in data.items() if k != "plot"}
                         for name, data in committed["datasets"].items()}
+
+
+def test_cost_axes_and_coverage_at_equal_compute():
+    from adaptive_batch.analysis import at_equal_compute, with_cost_axes
+
+    # Per query after each round: prompt, cached and generated tokens.
+    mine = {"samples": [0.0, 2.0, 4.0], "generated_tokens": [0, 20, 40], "total_tokens": [0, 420, 840],
+            "prompt_tokens": [0, 400, 800], "cached_tokens": [0, 300, 600], "coverage": [0.0, 0.4, 0.7]}
+    theirs = {"samples": [0.0, 2.0, 4.0, 6.0], "generated_tokens": [0, 20, 40, 60], "total_tokens": [0, 300, 600, 900],
+              "prompt_tokens": [0, 280, 560, 840], "cached_tokens": [0, 100, 200, 300], "coverage": [0.0, 0.4, 0.6, 0.65]}
+    curve = with_cost_axes(mine, parameters=10)
+    assert curve["flops"][2] == 2 * 10 * (800 - 600 + 40)
+    assert curve["cost_a"][2] == pytest.approx((200 * 2 + 600 * 0.5 + 40 * 8) / 1e6)
+    assert curve["cost_b"][2] == pytest.approx((200 * 3 + 600 * 0.3 + 40 * 15) / 1e6)
+    seeds = [{"adaptive": {"curve": curve}, "elimination": {"curve": with_cost_axes(theirs, parameters=10)}}]
+    equal = at_equal_compute(seeds, "adaptive", "elimination", 4)
+    # At 4 samples both spent the same: 0.7 against 0.6. In total tokens adaptive spent 840, which
+    # elimination reaches at 5.6 samples: 0.64.
+    assert equal["samples"]["difference"]["mean"] == pytest.approx(0.1)
+    assert equal["total_tokens"]["other"]["mean"] == pytest.approx(0.6 + 0.05 * 240 / 300, abs=1e-3)
+    assert equal["total_tokens"]["wins_or_ties"] == 1 and equal["samples"]["other_ran_out_seeds"] == 0

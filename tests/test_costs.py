@@ -175,3 +175,20 @@ def test_dry_run_forecasts_in_the_budget_unit(hard):
     assert budget["total"] - budget["demo_sample"] < spent <= budget["total"]
     flops = subprocess.run(command[:-1] + ["flops", "--model-parameters", "1000"], capture_output=True, text=True)
     assert flops.returncode == 0 and json.loads(flops.stdout)["budget"]["unit"] == "flops"
+
+
+@pytest.mark.parametrize("unit", ["samples", "total-tokens"])
+def test_adaptive_samples_side_by_side_share_their_demonstrations_and_keep_the_budget(hard, tmp_path, unit):
+    result = run(unit_config(hard, tmp_path / unit, unit, 0, adaptive_together=3))
+    rows = pq.read_table(result.run_dir / "samples.parquet").to_pylist()
+    assert result.summary["budget"]["spent"] <= result.summary["budget"]["total"]
+    by_round: dict = {}
+    for r in rows:
+        if r["phase"] == "adaptive":
+            by_round.setdefault((r["round"], r["query_id"]), []).append(r)
+    groups = list(by_round.values())
+    assert max(map(len, groups)) == 3  # a query's samples of a round, side by side ...
+    for group in groups:
+        assert len({tuple(r["demo_ids"]) for r in group}) == 1  # ... all showing the same demonstrations
+        indices = sorted(r["sample_index"] for r in group)
+        assert indices == list(range(indices[0], indices[0] + len(group)))

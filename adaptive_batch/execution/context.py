@@ -91,7 +91,8 @@ class RunContext:
             retire_after=retrieval.retire_after, max_chars=retrieval.max_demo_chars, state=state, pricer=pricer)
         escalate_after = self.config.escalation.after if "escalated" in self.engines else None
         settings = PlanSettings(self.method, self.config.seed, self.cap, schedule.warmup, targets,
-                                self.warmup_targets, cap_of, escalate_after, pricer, schedule.unit_cap)
+                                self.warmup_targets, cap_of, escalate_after, pricer, schedule.unit_cap,
+                                schedule.adaptive_together)
         if schedule.continuous:
             return ContinuousPlanner(state, settings, demonstrations)
         return RoundPlanner(state, settings, demonstrations, schedule.warmup_together, schedule.max_rounds)

@@ -6,6 +6,7 @@ import html
 import json
 from typing import Sequence
 
+from ..costs import UNIT_LABEL, format_amount
 from .data import RunView, samples_by_query
 
 STYLE = """
@@ -74,8 +75,9 @@ def _overview(runs: Sequence[RunView]) -> str:
     for view in runs:
         s = view.summary
         compute, budget = s.get("compute") or {}, s.get("budget") or {}
-        shown_budget = s.get("budget_samples") if budget.get("unit", "samples") == "samples" else \
-            f"{budget.get('spent'):.4g} of {budget.get('total'):.4g} {budget.get('unit')}"
+        unit = budget.get("unit", "samples")
+        shown_budget = s.get("budget_samples") if unit == "samples" else (
+            f"{format_amount(budget['spent'], unit)} of {format_amount(budget['total'], unit)} {UNIT_LABEL[unit]}")
         values = [view.run_dir.name, s.get("method"), s.get("n_queries"), f"{s.get('coverage', 0):.3f}",
                   s.get("coverage_kind"), s.get("samples"), shown_budget, s.get("prompt_tokens"),
                   _share(compute), s.get("completion_tokens"), _sci(compute.get("flops")),

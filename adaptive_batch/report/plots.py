@@ -21,16 +21,35 @@ def _pyplot():
     return plt
 
 
+def _prices(view: RunView):
+    return ((view.summary.get("compute") or {}).get("prices_per_million_tokens"))
+
+
+def _axis(view: RunView, axis: str) -> list[float]:
+    """A curve's x values; evaluated tokens and cost follow from its prompt, cached and generated tokens."""
+    curve = view.curve
+    if axis == "evaluated_tokens":
+        return [t - c for t, c in zip(curve["total_tokens"], curve["cached_tokens"])]
+    if axis == "cost":
+        p = _prices(view)
+        return [((t - g - c) * p["input"] + c * p["cached_input"] + g * p["output"]) / 1e6
+                for t, g, c in zip(curve["total_tokens"], curve["generated_tokens"], curve["cached_tokens"])]
+    return curve[axis]
+
+
 def write_plots(runs: Sequence[RunView], out_dir: Path) -> dict[str, str]:
     plt = _pyplot()
     files = {}
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), sharey=True)
+    panels = [("samples", "samples per query"), ("generated_tokens", "generated tokens per query"),
+              ("total_tokens", "total tokens per query (prompt + generated)"),
+              ("evaluated_tokens", "tokens the engine evaluated per query\n(prompt not from its cache + generated)")]
+    if all(_prices(view) for view in runs):
+        panels.append(("cost", "cost per query ($, the run's price table)"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), sharey=True)
     for view in runs:
-        for ax, axis, label in zip(axes, ("samples", "generated_tokens", "total_tokens"),
-                                   ("samples per query", "generated tokens per query",
-                                    "total tokens per query (prompt + generated)")):
-            ax.plot([0] + view.curve[axis], [0] + view.curve["coverage"], marker="o", markersize=3, label=view.name)
+        for ax, (axis, label) in zip(axes, panels):
+            ax.plot([0] + _axis(view, axis), [0] + view.curve["coverage"], marker="o", markersize=3, label=view.name)
             ax.set_xlabel(label)
     axes[0].set_ylabel("coverage (share of queries resolved)")
     axes[0].legend(fontsize=9, loc="lower right")
