@@ -188,11 +188,15 @@ def dataset_report(settings: dict, seeds: list[dict], budgets: list[float], para
         "curves": {m: {axis: curves_on_grid(seeds, m, axis) for axis in axes_of(seeds, [m])} for m in methods},
         "largest_factor": {},
     }
-    if "elimination" in methods:
-        others = [m for m in methods if m not in ("uniform", "elimination")]
-        data["efficiency_against_elimination"] = {m: {f"{b:g}": efficiency(seeds, m, b, "elimination")
+    # Elimination past its budget (where the results hold it) reaches the compute a method spent
+    # with longer prompts; elimination at the same budget may have stopped short of it.
+    against = "elimination-extended" if "elimination-extended" in methods else "elimination"
+    if against in methods:
+        others = [m for m in methods if m not in ("uniform", "elimination", "elimination-extended")]
+        data["elimination_compared"] = against
+        data["efficiency_against_elimination"] = {m: {f"{b:g}": efficiency(seeds, m, b, against)
                                                       for b in measured} for m in others}
-        data["at_equal_compute_against_elimination"] = {m: {f"{b:g}": at_equal_compute(seeds, m, "elimination", b)
+        data["at_equal_compute_against_elimination"] = {m: {f"{b:g}": at_equal_compute(seeds, m, against, b)
                                                             for b in measured} for m in others}
     for method, factors in data["efficiency_factor"].items():
         best = max(measured, key=lambda b: factors[f"{b:g}"]["samples"]["mean"])

@@ -240,6 +240,10 @@ def _differences(old: Any, new: Any, prefix: str = "") -> list[str]:
 PENDING_NAME = "pending-round.json"
 
 
+# Completion fields a pending file may hold besides the required ones (older files lack them).
+_PENDING_OPTIONAL = {"error", "cached_tokens", "engine_s"}
+
+
 class PendingRound:
     """A round's generated but not yet verified completions, saved before verification.
 
@@ -263,7 +267,7 @@ class PendingRound:
         if not isinstance(data, dict):
             return self._discard(warnings, f"a JSON {type(data).__name__}, not an object")
         for key, value in data.items():
-            shaped = isinstance(value, dict) and set(fields) <= set(value) <= set(fields) | {"error"}
+            shaped = isinstance(value, dict) and set(fields) <= set(value) <= set(fields) | _PENDING_OPTIONAL
             if not shaped or not all(isinstance(value[f], t) for f, t in fields.items()):
                 return self._discard(warnings, f"entry {key[:16]} is not a completion")
         return data

@@ -28,11 +28,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from adaptive_batch import RunConfig, run
 from adaptive_batch.analysis import uniform_curve
 from adaptive_batch.backends import create_backend
 from adaptive_batch.config import DataConfig, ScheduleConfig
-from adaptive_batch.report import load_run
+from adaptive_batch.report import coverage_curve, load_run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             view = load_run(result.run_dir)
             derived = uniform_curve(view.samples, view.n, args.n)
             derived.update(seed=seed, wall_s=round(time.time() - started, 1),
-                           generated_now=result.summary["samples_generated"])
+                           generated_now=result.summary["samples_generated"],
+                           elimination_curve=elimination_curve(result.run_dir))
             rows.append(derived)
             print(f"{name} seed={seed}: uniform coverage at N={args.n}: {derived['curve']['coverage'][-1]:.3f}, "
                   f"{derived['samples_drawn']} samples drawn of {args.n * view.n} ({derived['wall_s']}s)", flush=True)
@@ -77,6 +80,16 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(merged if merged is not None else report, indent=2) + "\n")
     return 0
+
+
+def elimination_curve(run_dir: Path) -> dict:
+    """The capped run's own curve: elimination given N samples a query. Elimination at a budget B
+    < N plans the same rounds until its budget binds, so up to B this is elimination at B, and
+    past it, elimination with more budget: what "at equal compute" needs where a method spent more
+    tokens per sample than elimination did (checked against the elimination run at B below)."""
+    curve = coverage_curve(load_run(run_dir))
+    keys = ("samples", "generated_tokens", "total_tokens", "prompt_tokens", "cached_tokens", "coverage")
+    return {k: [0.0] + curve[k] for k in keys}
 
 
 def _merge(merged: dict, name: str, rows: list[dict], record: dict) -> None:
@@ -102,6 +115,16 @@ def _merge(merged: dict, name: str, rows: list[dict], record: dict) -> None:
             "estimated_generated_share": derived["estimated_generated_share"],
             "previous_run_samples": old["curve"]["samples"][-1] if old["curve"]["samples"] else 0,
         }
+        extended = derived.pop("elimination_curve")
+        row = seeds[derived["seed"]]
+        row["elimination-extended"] = {
+            "curve": extended, "derived_from": "the elimination run capped at N, N samples a query "
+            "(benchmarks/uniform_first_pass.py): elimination past its budget"}
+        if "elimination" in row:  # where both ran, the extension starts as elimination at B did
+            mine = row["elimination"]["curve"]
+            x = mine["samples"][-1]
+            row["elimination-extended"]["coverage_difference_at_elimination_budget"] = round(
+                float(np.interp(x, extended["samples"], extended["coverage"])) - mine["coverage"][-1], 4)
     if not points:
         merged["datasets"][name]["uniform_check"] = {"note": "the result had no uniform run to check against"}
         print(f"{name}: no committed uniform run to check against", flush=True)

@@ -84,7 +84,7 @@ def test_help_is_instant_because_heavy_engines_are_not_imported():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
     help_text = cli("run", "--help").stdout
-    assert "Average samples per query" in help_text and "--method" in help_text
+    assert "Average compute per query" in help_text and "--method" in help_text and "--budget-unit" in help_text
 
 
 def test_export_refuses_an_oracle_run_with_exit_2_and_allows_it_marked(synthetic, tmp_path):
