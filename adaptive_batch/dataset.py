@@ -1,8 +1,10 @@
-"""Reading queries from JSONL, with errors that name the file, line and field."""
+"""Reading queries from JSONL, CSV or Parquet, with errors that name the file, line (or row) and field."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 from pathlib import Path
 from typing import Iterator, Optional
@@ -24,17 +26,12 @@ def load_queries(config: DataConfig, require_answers: bool = False) -> list[Quer
     if config.adapter != "jsonl":
         return datasets.create(config.adapter, config)
     path = Path(config.path)
-    raw = _read_bytes(path)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise DatasetError(str(path), f"invalid UTF-8 at byte column {column} ({exc.reason})", line=line) from None
+    kind = table_format(path, config.format)
+    rows = _jsonl_rows(path, config) if kind == "jsonl" else _table_rows(path, config, kind)
     queries: list[Query] = []
     seen: dict[str, int] = {}
-    for number, line in selected_lines(text.splitlines(), config):
-        query = _parse_line(path, number, line, config, require_answers)
+    for number, record in rows:
+        query = _record_query(path, number, record, config, require_answers)
         if query.id in seen:
             raise DatasetError(
                 str(path), f"duplicate id '{query.id}' (first on line {seen[query.id]})", number, config.id_field
@@ -45,7 +42,87 @@ def load_queries(config: DataConfig, require_answers: bool = False) -> list[Quer
         if config.skip:
             raise DatasetError(str(path), f"no queries are left after skipping the first {config.skip}")
         raise DatasetError(str(path), "the file holds no queries (it is empty)")
+    if config.id_field != "id" and all(q.id == f"line-{q.line}" for q in queries):
+        raise DatasetError(str(path), f"no record has the id field '{config.id_field}' (--id-field)", field=config.id_field)
     return queries
+
+
+def table_format(path: Path, declared: str = "auto") -> str:
+    """jsonl, csv or parquet: as declared, else by the file's suffix (JSONL unless .csv or .parquet)."""
+    if declared != "auto":
+        return declared
+    suffix = path.suffix.lower()
+    return {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(suffix, "jsonl")
+
+
+def _jsonl_rows(path: Path, config: DataConfig) -> Iterator[tuple[int, dict]]:
+    raw = _read_bytes(path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise DatasetError(str(path), f"invalid UTF-8 at byte column {column} ({exc.reason})", line=line) from None
+    if raw.startswith(b"PAR1"):
+        raise DatasetError(str(path), "this is a Parquet file, not JSONL: name it .parquet or pass --format parquet")
+    for number, line in selected_lines(text.splitlines(), config):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            hint = ""
+            if number == 1 and "," in line and not line.lstrip().startswith(("{", "[")):
+                hint = "; it looks like a CSV header: name the file .csv or pass --format csv"
+            raise DatasetError(str(path), f"malformed JSON: {exc.msg} (column {exc.colno}){hint}", number) from None
+        if not isinstance(record, dict):
+            raise DatasetError(str(path), f"expected a JSON object, got {type(record).__name__}", number)
+        yield number, record
+
+
+def _table_rows(path: Path, config: DataConfig, kind: str) -> Iterator[tuple[int, dict]]:
+    """CSV rows (numbered by the line they start on, the header being line 1; every cell text, an
+    empty one missing) or Parquet rows (numbered from 1), as records, through the same skip and
+    limit."""
+    raw = _read_bytes(path)
+    if kind == "csv":
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise DatasetError(str(path), f"invalid UTF-8 ({exc.reason})", line=raw[: exc.start].count(b"\n") + 1) from None
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        if not reader.fieldnames:
+            raise DatasetError(str(path), "the file holds no queries (it is empty)")
+
+        def rows() -> Iterator[tuple[int, dict]]:
+            start = 2
+            try:
+                for record in reader:
+                    yield start, {k: (v if v != "" else None) for k, v in record.items() if k is not None}
+                    start = reader.line_num + 1
+            except csv.Error as exc:
+                raise DatasetError(str(path), f"malformed CSV: {exc}", reader.line_num) from None
+
+        yield from _selected(rows(), config)
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(pa.BufferReader(raw))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DatasetError(str(path), f"cannot be read as Parquet: {str(exc).splitlines()[0]}") from None
+    yield from _selected(((i + 1, record) for i, record in enumerate(table.to_pylist())), config)
+
+
+def _selected(rows, config: DataConfig) -> Iterator[tuple[int, dict]]:
+    taken, to_skip = 0, config.skip
+    for number, record in rows:
+        if to_skip:
+            to_skip -= 1
+            continue
+        if config.limit is not None and taken >= config.limit:
+            return
+        taken += 1
+        yield number, record
 
 
 def selected_lines(lines: list[str], config: DataConfig) -> Iterator[tuple[int, str]]:
@@ -83,18 +160,12 @@ def _read_bytes(path: Path) -> bytes:
     except FileNotFoundError:
         raise DatasetError(str(path), "no such file") from None
     except IsADirectoryError:
-        raise DatasetError(str(path), "is a directory, not a JSONL file") from None
+        raise DatasetError(str(path), "is a directory, not a data file") from None
     except PermissionError:
         raise DatasetError(str(path), "permission denied") from None
 
 
-def _parse_line(path: Path, number: int, line: str, config: DataConfig, require_answers: bool) -> Query:
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise DatasetError(str(path), f"malformed JSON: {exc.msg} (column {exc.colno})", number) from None
-    if not isinstance(record, dict):
-        raise DatasetError(str(path), f"expected a JSON object, got {type(record).__name__}", number)
+def _record_query(path: Path, number: int, record: dict, config: DataConfig, require_answers: bool) -> Query:
     question = _text_field(path, number, record, config.question_field, required=True)
     answer: Optional[str] = None
     if config.answer_field:

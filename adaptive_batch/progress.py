@@ -117,7 +117,7 @@ class RunProgress:
                               description=f"{event.phase} round {event.round}",
                               spent=_spent(event))
         self._figures.plain = (f"  resolved {event.resolved}/{event.n_queries} · {rates.samples_per_s:.2f} samples/s · "
-                               f"{rates.tokens_per_s:.0f} tok/s (prompt + generated) · left {_clock(rates.eta_s)}\n"
+                               f"{rates.tokens_per_s:.0f} tok/s in+out · left {_clock(rates.eta_s)}\n"
                                f"  {_compute(event)}")
 
 

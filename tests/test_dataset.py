@@ -13,7 +13,8 @@ from .conftest import shared_dataset
 
 
 def load(path, **kwargs):
-    return load_queries(DataConfig(path=str(path), **kwargs), require_answers=kwargs.pop("_req", False))
+    required = kwargs.pop("_req", False)
+    return load_queries(DataConfig(path=str(path), **kwargs), require_answers=required)
 
 
 def write(tmp_path, content: bytes, name="data.jsonl"):
@@ -80,3 +81,44 @@ def test_skip_and_limit_split_a_file_into_disjoint_parts(tmp_path):
     assert [q.id for q in load(path, skip=1)] == ["line-2"]
     with pytest.raises(DatasetError, match="no queries are left after skipping the first 2"):
         load(path, skip=2)
+
+
+def test_jsonl_csv_and_parquet_give_the_same_queries(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    records = [{"id": "007", "question": "What is 2 + 3, exactly?", "answer": "5"},
+               {"id": "q2", "question": 'Tom says "4 apples"', "answer": "1/2"}]
+    jsonl = write(tmp_path, "".join(json.dumps(r) + "\n" for r in records).encode())
+    csv_path = write(tmp_path, b'id,question,answer\n007,"What is 2 + 3, exactly?",5\nq2,"Tom says ""4 apples""",1/2\n',
+                     "data.csv")
+    parquet = tmp_path / "data.parquet"
+    pq.write_table(pa.Table.from_pylist(records), parquet)
+    expected = [(q.id, q.question, q.answer) for q in load(jsonl)]
+    for path in (csv_path, parquet):
+        assert [(q.id, q.question, q.answer) for q in load(path)] == expected  # ids like 007 stay text
+    assert [q.id for q in load(csv_path, skip=1, limit=1)] == ["q2"]  # the same selection options
+
+
+def test_table_formats_name_the_line_and_field_of_a_bad_record(tmp_path):
+    csv_path = write(tmp_path, b"id,question,answer\na,What is 1 + 1?,2\nb,,3\n", "data.csv")
+    with pytest.raises(DatasetError, match=r"data.csv:3: field 'question': missing field"):
+        load(csv_path)
+    with pytest.raises(DatasetError, match=r"noanswer.csv:2: field 'answer': missing field"):
+        load(write(tmp_path, b"id,question,answer\na,What is 1 + 1?,\n", "noanswer.csv"), _req=True)
+
+
+def test_a_file_that_is_plainly_not_jsonl_says_what_it_looks_like(tmp_path):
+    with pytest.raises(DatasetError, match="looks like a CSV header: name the file .csv or pass --format csv"):
+        load(write(tmp_path, b"id,question,answer\na,What is 1 + 1?,2\n"))
+    with pytest.raises(DatasetError, match="this is a Parquet file"):
+        load(write(tmp_path, b"PAR1\x00\x00garbage"))
+    # Named for what it is, the CSV reads.
+    assert load(write(tmp_path, b"id,question,answer\na,What is 1 + 1?,2\n"), format="csv")[0].id == "a"
+
+
+def test_an_id_field_that_names_no_field_is_an_error(tmp_path):
+    path = write(tmp_path, b'{"id": "a", "question": "What is 1 + 1?", "answer": "2"}\n')
+    with pytest.raises(DatasetError, match="no record has the id field 'uid'"):
+        load(path, id_field="uid")
+    assert load(path)[0].id == "a"
