@@ -360,6 +360,9 @@ class RunConfig:
     escalation: EscalationConfig = field(default_factory=EscalationConfig)
     prices: PriceConfig = field(default_factory=PriceConfig)
     cache_dir: Optional[str] = doc(None, "Response cache directory (off when unset).")
+    strict: bool = doc(
+        False, "Make a warning that the run is misconfigured an error (exit 2), for pipelines: most warm-up samples "
+        "giving no answer the extractor can read.")
     log_every_samples: int = doc(
         64, "Append verified samples to the run's log (and fsync it) at least every this many samples, so a kill "
         "loses at most these; see also --log-every-s.")

@@ -109,6 +109,9 @@ class RunProgress:
 
     def update(self, event: Event) -> None:
         if isinstance(event, Status):
+            if event.text.startswith("warning: "):
+                self._live.console.print(event.text, soft_wrap=True)  # above the bar, kept on screen
+                return
             self._progress.update(self._task, description=event.text)
             return
         self._rates.update(event)

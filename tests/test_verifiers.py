@@ -207,3 +207,17 @@ def test_calibrated_stopping_needs_a_probability_from_the_verifier(synthetic, tm
                                "schedule": {"stop_confidence": 0.9}, "output_dir": str(tmp_path / "x")})
     with pytest.raises(ConfigError, match="stop-confidence"):
         run(bad)
+
+
+def test_an_extractor_that_reads_no_answer_is_a_warning_once_and_with_strict_an_error(synthetic, tmp_path):
+    from adaptive_batch.errors import ConfigError
+
+    data = synthetic(12)
+    mismatched = {"name": "reference", "extractor": "boxed"}  # the simulator writes expressions, never \boxed{}
+    result = run(config(data, tmp_path / "warned", mismatched, budget=3))
+    warnings = [w for w in result.summary["warnings"] if "extractor could read" in w]
+    assert len(warnings) == 1 and "'boxed'" in warnings[0] and "12 of the first 12" in warnings[0]
+    assert not [w for w in run(config(data, tmp_path / "fine", budget=3)).summary["warnings"]
+                if "extractor could read" in w]
+    with pytest.raises(ConfigError, match=r"boxed.*\(--strict\)"):
+        run(config(data, tmp_path / "strict", mismatched, budget=3, strict=True))

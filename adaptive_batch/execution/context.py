@@ -42,7 +42,7 @@ from .timings import Timings
 
 # Settings that say where a run writes, or how often it logs, not what it computes: a resume
 # may change them.
-UNCHECKED_ON_RESUME = ("output_dir", "cache_dir", "log_every_samples", "log_every_s")
+UNCHECKED_ON_RESUME = ("output_dir", "cache_dir", "log_every_samples", "log_every_s", "strict")
 
 
 @dataclass

@@ -18,7 +18,8 @@ from ..cache import request_key
 from ..records import Completion, GenerationRequest, SampleRecord, Verdict
 from ..runlog import SampleLog
 from .context import RunContext
-from ..events import PROGRESS_EVERY_S, RoundProgress
+from ..errors import ConfigError
+from ..events import PROGRESS_EVERY_S, RoundProgress, Status
 from .timings import Timings
 
 
@@ -36,6 +37,7 @@ class SampleExecutor:
         self.counters = {"generated": 0, "replayed": 0, "cached": 0}
         self.generated_tokens = 0
         self.fresh_tokens = 0  # prompt + generated tokens of the samples this process generated
+        self._answers_checked = False
         self._round_done = 0
         self._round_sums = [0, 0, 0, 0]  # samples, prompt, cached and generated tokens of the round in flight
         self._round_passed: set[int] = set()
@@ -124,6 +126,28 @@ class SampleExecutor:
         gc.collect(0)
         gc.freeze()
         self._report(phase, round_index, replayed=not fresh_keys and not to_generate and not completions)
+        if phase == "warmup" and not self._answers_checked:
+            self._check_answers([r for r in records if r is not None and r.error is None])
+
+    def _check_answers(self, records: list[SampleRecord]) -> None:
+        """Once, after the first warm-up round: most samples without an answer the extractor can
+        read means the prompt and the extractor disagree (a warning; with --strict an error)."""
+        self._answers_checked = True
+        config = self.context.config
+        if config.verifier.name not in ("reference", "consistency") or len(records) < 4:
+            return
+        missing = [r for r in records if r.answer is None]
+        if len(missing) <= len(records) / 2:
+            return
+        message = (f"{len(missing)} of the first {len(records)} warm-up samples gave no answer the "
+                   f"'{config.verifier.extractor}' extractor could read (e.g. {missing[0].text[:80]!r}): the prompt "
+                   "and the extractor may disagree (see --extractor, --prompt-style, --template)")
+        if config.strict:
+            raise ConfigError(message + " (--strict)")
+        if message not in self.context.warnings:
+            self.context.warnings.append(message)
+            if self.progress is not None:
+                self.progress(Status(f"warning: {message}"))
 
     def _report(self, phase: str, round_index: int, replayed: bool = False) -> None:
         if self.progress is None:
