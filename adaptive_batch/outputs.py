@@ -15,6 +15,7 @@ from phases import RunState
 
 from .config import RunConfig
 from .costs import compute_figures
+from .estimates import warmup_pass_at_k
 from .execution import RunContext
 from .execution.context import parameter_counts
 from .atomic import replace_atomically, write_text_atomically
@@ -91,6 +92,12 @@ def write_outputs(context: RunContext, counters: dict[str, int], status: str = "
     _write_tables(pa, pq, run_dir / SAMPLES_PARQUET, samples_schema,
                   _log_rounds(pa, run_dir / "samples.jsonl", samples_schema))
 
+    estimates = None
+    if verifier.needs_reference:
+        columns = ["query_id", "sample_index", "phase", "passed", "error", "engine"]
+        stops = context.method.early_stop and not config.schedule.warmup_together
+        estimates = warmup_pass_at_k(pq.read_table(run_dir / SAMPLES_PARQUET, columns=columns).to_pylist(),
+                                     config.schedule.warmup, stops_at_first_pass=stops)
     tables_s = time.perf_counter() - tables_started
     timings = {**context.timings.seconds, "outputs": tables_s}
     wall_s = time.perf_counter() - context.started
@@ -106,6 +113,7 @@ def write_outputs(context: RunContext, counters: dict[str, int], status: str = "
         else f"share of queries whose samples agree, {verification}",
         "verification": {"verifier": config.verifier.name, "label": verification, "reads_references": oracle,
                          "extractor": config.verifier.extractor},
+        "estimates": estimates,
         "n_queries": n,
         "resolved": resolved,
         "errors": sum(s.error is not None for s in state.status),

@@ -11,6 +11,7 @@ import typer
 
 from . import options as cli_options
 from ..costs import UNIT_LABEL, format_amount
+from ..errors import UserError
 from ..events import Status
 from .app import EXIT_BELOW_THRESHOLD, EXIT_INTERRUPTED, console, handles_errors
 
@@ -26,7 +27,10 @@ def run_command(
     config_file: Optional[str] = typer.Option(
         None, "--config", help="A TOML file holding any of the options below; flags given here override it."),
     fail_under: Optional[float] = typer.Option(
-        None, "--fail-under", help=f"Exit with code {EXIT_BELOW_THRESHOLD} when coverage ends below this (0-1)."),
+        None, "--fail-under", help=f"Exit with code {EXIT_BELOW_THRESHOLD} when the --fail-on figure ends below this (0-1)."),
+    fail_on: str = typer.Option(
+        "coverage", "--fail-on", help="The figure --fail-under gates: coverage (pass@budget), or pass@K from the warm-up's "
+        "samples (summary.json's estimates, K up to the warm-up; comparable night to night whatever the method)."),
     dry_run: bool = typer.Option(
         False, "--dry-run", metavar="", help="Print the planned samples, estimated tokens and time (from a few calibration "
         "samples), and spend nothing else."),
@@ -40,6 +44,7 @@ def run_command(
 ) -> None:
     """Run the two-phase processor (or a baseline, with --method) on DATA."""
     config, given = resolve_config(data, config_file, options, resume)
+    _check_fail_on(fail_on, config.schedule.warmup)
     if dry_run:
         _dry_run(config, json_out)
         return
@@ -59,9 +64,29 @@ def run_command(
     if result.summary["status"] == "interrupted":
         console().print(f"Interrupted after logging the round in flight; {_resume_hint(given)}.")
         raise typer.Exit(EXIT_INTERRUPTED)
-    if fail_under is not None and result.coverage < fail_under:
-        console().print(f"coverage {result.coverage:.3f} is below --fail-under {fail_under:g}")
-        raise typer.Exit(EXIT_BELOW_THRESHOLD)
+    if fail_under is not None:
+        value = _gated_figure(result.summary, fail_on)
+        if value < fail_under:
+            console().print(f"{fail_on} {value:.3f} is below --fail-under {fail_under:g}")
+            raise typer.Exit(EXIT_BELOW_THRESHOLD)
+
+
+def _check_fail_on(name: str, warmup: int) -> None:
+    """Before anything is spent: a figure the run can have."""
+    k = name[len("pass@"):] if name.startswith("pass@") else ""
+    if name != "coverage" and not (k.isdigit() and 1 <= int(k) <= warmup):
+        raise UserError(f"--fail-on must be coverage or pass@K with K from 1 to the warm-up ({warmup}), got '{name}'")
+
+
+def _gated_figure(summary: dict, name: str) -> float:
+    if name == "coverage":
+        return summary["coverage"]
+    found = (summary.get("estimates") or {}).get(name)
+    if found is None:
+        known = ", ".join(k for k in (summary.get("estimates") or {}) if k.startswith("pass@")) or "none"
+        raise UserError(f"--fail-on {name}: this run has no such estimate (it has: coverage, {known}); pass@K needs "
+                         "an oracle verifier and K at most the warm-up")
+    return found["value"]
 
 
 def resolve_config(data: Optional[str], config_file: Optional[str], options: dict, resume: Optional[str] = None):
