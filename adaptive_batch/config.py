@@ -304,6 +304,15 @@ class PromptConfig(FromDict):
     template: Optional[str] = doc(
         None, "A prompt template file with {examples} and {question} (default: the built-in one)."
     )
+    instruction: Optional[str] = doc(
+        None, "The instruction that opens every prompt (default: the task's; the arithmetic one).")
+    examples: tuple[tuple[str, str], ...] = doc(
+        (), "Generic few-shot examples as [question, answer] pairs (default: the task's; four arithmetic ones).")
+    fewshot: Optional[str] = doc(
+        None, "A JSONL file of generic few-shot examples, fields question and answer (instead of --examples).")
+    demo_response: Literal["first_line", "whole"] = doc(
+        "first_line", "How a demonstration shows its passing response: its first line (or the extractor's canonical "
+        "form), or whole (chains of thought).")
     demo_mode: Literal["add", "replace", "auto"] = doc(
         "add", "add: demonstrations follow the generic examples; replace: they take their place; auto: they take "
         "their place once a prompt has its k demonstrations (similar enough), else they follow them."
@@ -317,6 +326,11 @@ class PromptConfig(FromDict):
                  f"prompt style must be completion, chat or raw, got '{self.style}'")
         require(self.demo_mode in ("add", "replace", "auto"),
                  f"demo_mode must be add, replace or auto, got '{self.demo_mode}'")
+        require(self.demo_response in ("first_line", "whole"),
+                f"demo_response must be first_line or whole, got '{self.demo_response}'")
+        require(not (self.examples and self.fewshot), "give few-shot examples as --examples or --fewshot, not both")
+        require(all(len(e) == 2 and all(isinstance(x, str) for x in e) for e in self.examples),
+                "examples must be [question, answer] pairs of text")
         require(self.adaptive_examples is None or self.adaptive_examples >= 0,
                  f"adaptive_examples must be >= 0, got {self.adaptive_examples}")
 

@@ -61,7 +61,8 @@ RENAMES = {
     ("prices", "output"): "price-output",
     ("backend", "parameters"): "model-parameters",
 }
-SKIPPED = {("data", "path")}
+# Not flags: the data path is the argument; examples are pairs, given in a task, a config file or --fewshot.
+SKIPPED = {("data", "path"), ("prompt", "examples")}
 # The --help panel of each section's options (RunConfig's own fields are the run's output).
 PANELS = {"": "Output", "data": "Data", "backend": "Model and backend", "sampling": "Sampling",
           "schedule": "Schedule and budget", "retrieval": "Retrieval", "verifier": "Verifier", "prompt": "Prompt",

@@ -26,6 +26,9 @@ def run_command(
     json_out: bool = typer.Option(False, "--json", metavar="", help="Print the summary as one JSON object on stdout."),
     config_file: Optional[str] = typer.Option(
         None, "--config", help="A TOML file holding any of the options below; flags given here override it."),
+    task: Optional[str] = typer.Option(
+        None, "--task", help="A bundle of settings for a kind of test set (see `adaptive-batch tasks`), or a task "
+        "TOML file; the config file and flags override it."),
     fail_under: Optional[float] = typer.Option(
         None, "--fail-under", help=f"Exit with code {EXIT_BELOW_THRESHOLD} when the --fail-on figure ends below this (0-1)."),
     fail_on: str = typer.Option(
@@ -43,7 +46,7 @@ def run_command(
     **options: Any,
 ) -> None:
     """Run the two-phase processor (or a baseline, with --method) on DATA."""
-    config, given = resolve_config(data, config_file, options, resume)
+    config, given = resolve_config(data, config_file, options, resume, task)
     _check_fail_on(fail_on, config.schedule.warmup)
     if dry_run:
         _dry_run(config, json_out)
@@ -89,8 +92,10 @@ def _gated_figure(summary: dict, name: str) -> float:
     return found["value"]
 
 
-def resolve_config(data: Optional[str], config_file: Optional[str], options: dict, resume: Optional[str] = None):
-    """The run config from a TOML file (if any), overridden by the flags given."""
+def resolve_config(data: Optional[str], config_file: Optional[str], options: dict, resume: Optional[str] = None,
+                   task: Optional[str] = None):
+    """The run config: a task's settings (``--task``, or ``task`` in the file), under a TOML file
+    (if any), under the flags given."""
     from ..config import RunConfig
     from ..config_file import load_toml, merge
 
@@ -100,6 +105,11 @@ def resolve_config(data: Optional[str], config_file: Optional[str], options: dic
     if resume:
         given["output_dir"] = resume
     base = load_toml(config_file) if config_file else {}
+    task = task or base.pop("task", None)
+    if task:
+        from ..tasks import load_task
+
+        base = merge(load_task(task).settings, base)
     merged = merge(base, given)
     merged.setdefault("data", {}).setdefault("path", "")
     return RunConfig.from_dict(merged), merged
@@ -168,13 +178,14 @@ def config_command(
     data: Optional[str] = typer.Argument(None, help="JSONL file of queries (or data.path in the file).",
                                          show_default=False),
     config_file: Optional[str] = typer.Option(None, "--config", help="A TOML run config."),
+    task: Optional[str] = typer.Option(None, "--task", help="A task's settings under the file and flags."),
     show: bool = typer.Option(True, "--show/--check", help="Print the resolved config as TOML, or only check it."),
     **options: Any,
 ) -> None:
     """Resolve a config (file, then flags) and print it as TOML: every key a run will use."""
     from ..config_file import dump_toml
 
-    config, _ = resolve_config(data, config_file, options)
+    config, _ = resolve_config(data, config_file, options, task=task)
     if show:
         sys.stdout.write(dump_toml(config.to_dict()))
     else:
@@ -241,6 +252,27 @@ def compute_line(summary: dict) -> str:
     return "compute: " + ", ".join(parts)
 
 
+def tasks_command() -> None:
+    """List the tasks --task can name (built-in and installed), each with what it is for."""
+    from rich.table import Table
+
+    from ..tasks import load_task, task_names
+
+    from rich.markup import escape
+
+    table = Table(show_header=True)
+    table.add_column("task")
+    table.add_column("for")
+    table.add_column("sets")
+    for name in task_names():
+        task = load_task(name)
+        sets = ", ".join(f"{section}.{key}" for section, keys in task.settings.items() for key in keys) or "(the defaults)"
+        table.add_row(escape(name), escape(task.description), escape(sets))
+    console(stderr=False).print(table)
+    console(stderr=False).print("A task of your own: --task my_task.toml (see `adaptive_batch.tasks`); "
+                                "`adaptive-batch config --task NAME --show` prints what it resolves to.")
+
+
 def cache_clear_command(directory: str = typer.Argument(..., help="The response cache directory.")) -> None:
     """Empty a response cache."""
     from ..cache import ResponseCache
@@ -254,3 +286,4 @@ def register(app: typer.Typer) -> None:
     app.command("run", help=run_command.__doc__)(cli_options.with_options(handles_errors(run_command)))
     app.command("config", help=config_command.__doc__)(cli_options.with_options(handles_errors(config_command)))
     app.command("cache-clear")(handles_errors(cache_clear_command))
+    app.command("tasks")(handles_errors(tasks_command))

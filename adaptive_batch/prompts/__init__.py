@@ -53,7 +53,9 @@ class PromptBuilder:
         self.style = config.style
         self.demo_mode = config.demo_mode
         self.k = k  # demonstrations a full prompt shows (auto mode replaces the generic examples then)
-        self.template = DEFAULT_TEMPLATE
+        self.instruction = config.instruction if config.instruction is not None else INSTRUCTION
+        self.template = self.instruction + "\n\n{examples}Question: {question}\nAnswer:"
+        self.whole_demos = config.demo_response == "whole"
         if config.template:
             path = Path(config.template)
             try:
@@ -63,7 +65,8 @@ class PromptBuilder:
             for placeholder in ("{examples}", "{question}"):
                 if placeholder not in self.template:
                     raise ConfigError(f"prompt template {path} lacks the placeholder {placeholder}")
-        self.generic = tuple(Example(q, a) for q, a in GENERIC_EXAMPLES)
+        pairs = read_fewshot(config.fewshot) if config.fewshot else (config.examples or GENERIC_EXAMPLES)
+        self.generic = tuple(Example(q, a) for q, a in pairs)
         # A resolved query is shown to many others: clean its response once, not per prompt.
         self._shown = lru_cache(maxsize=200_000)(self._show)
         self._rendered_demo = lru_cache(maxsize=200_000)(self._render_demo)
@@ -76,6 +79,8 @@ class PromptBuilder:
                                         for s in self.generic_beside)
 
     def _show(self, response: str) -> str:
+        if self.whole_demos:
+            return response.strip()
         shown = self.canonical(response) if self.canonical else None
         return shown or first_line(response)
 
@@ -124,7 +129,7 @@ class PromptBuilder:
         if self.style == "raw":
             return "".join(s.question + s.answer.rstrip() + "\n\n\n" for s in shots) + question
         if self.style == "chat":
-            messages: list[Message] = [{"role": "system", "content": INSTRUCTION}]
+            messages: list[Message] = [{"role": "system", "content": self.instruction}]
             for shot in shots:
                 messages.append({"role": "user", "content": shot.question})
                 messages.append({"role": "assistant", "content": shot.answer})
@@ -134,4 +139,29 @@ class PromptBuilder:
         return self.template.replace("{examples}", rendered).replace("{question}", question.strip())
 
 
-__all__ = ["DEFAULT_TEMPLATE", "Example", "GENERIC_EXAMPLES", "PromptBuilder"]
+def read_fewshot(path: str) -> tuple[tuple[str, str], ...]:
+    """Generic examples from a JSONL file of {"question": ..., "answer": ...} lines."""
+    import json
+
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the few-shot file {path}: {exc.strerror}") from None
+    pairs = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}:{number}: malformed JSON: {exc.msg} (column {exc.colno})") from None
+        for name in ("question", "answer"):
+            if not isinstance(record, dict) or not isinstance(record.get(name), (str, int, float)):
+                raise ConfigError(f"{path}:{number}: field '{name}': missing or not text")
+        pairs.append((str(record["question"]), str(record["answer"])))
+    if not pairs:
+        raise ConfigError(f"the few-shot file {path} holds no examples")
+    return tuple(pairs)
+
+
+__all__ = ["DEFAULT_TEMPLATE", "Example", "GENERIC_EXAMPLES", "PromptBuilder", "read_fewshot"]
