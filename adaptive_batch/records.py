@@ -96,6 +96,7 @@ class SampleRecord:
     # Which kind of prompt drew it: base, nearest, rotated or random (demonstrations); "" in logs
     # written before the field existed.
     prompt_kind: str = ""
+    finished_at: float = 0.0  # Unix time it was verified (a measurement); 0 in older logs
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -118,6 +119,7 @@ class SampleRecord:
             "cached_tokens": self.cached_tokens,
             "engine_s": self.engine_s,
             "prompt_kind": self.prompt_kind,
+            "finished_at": self.finished_at,
         }
 
     @classmethod
@@ -128,7 +130,7 @@ class SampleRecord:
 # How the engine served a sample, not what was sampled: a sample's prefix-cache hit depends on the
 # request before it and its seconds on the machine, so an interrupted and resumed run, or a
 # response-cache replay, reproduces every other field but not these.
-MEASUREMENTS = ("cached_tokens", "engine_s")
+MEASUREMENTS = ("cached_tokens", "engine_s", "finished_at")
 
 
 def without_measurements(row: dict[str, Any]) -> dict[str, Any]:

@@ -41,7 +41,7 @@ _RECORD_FIELDS: dict[str, tuple[type, ...]] = {
     "demo_ids": (list,), "text": (str,), "answer": (str, type(None)), "passed": (bool, type(None)),
     "prompt_tokens": (int,), "completion_tokens": (int,), "finish_reason": (str,), "error": (str, type(None)),
     "score": (float, int, type(None)), "detail": (str, type(None)), "engine": (str,),
-    "cached_tokens": (int,), "engine_s": (float, int), "prompt_kind": (str,),
+    "cached_tokens": (int,), "engine_s": (float, int), "prompt_kind": (str,), "finished_at": (float, int),
 }
 # Fields with a default may be absent (logs of earlier versions lack them).
 _OPTIONAL_FIELDS = {f.name for f in dataclasses.fields(SampleRecord) if f.default is not dataclasses.MISSING}

@@ -266,6 +266,7 @@ class SampleExecutor:
             cached_tokens=completion.cached_tokens,
             engine_s=completion.engine_s,
             prompt_kind=a.kind,
+            finished_at=round(time.time(), 3),
         )
 
 

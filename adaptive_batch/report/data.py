@@ -29,10 +29,28 @@ class RunView:
         return len(self.results)
 
 
+def _unfinished(run_dir: Path) -> bool:
+    """A run directory whose log may hold more than its tables: no summary, or one of a run that
+    did not complete (a resume may be adding to the log now)."""
+    if not (run_dir / "samples.jsonl").exists():
+        return False
+    try:
+        summary = json.loads((run_dir / SUMMARY_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True
+    return not isinstance(summary, dict) or summary.get("status") != "complete"
+
+
 def load_run(run_dir: str | Path) -> RunView:
     import pyarrow.parquet as pq
 
     run_dir = Path(run_dir)
+    if _unfinished(run_dir):
+        from .live import log_view_parts
+
+        view = RunView(run_dir, *log_view_parts(run_dir))
+        view.curve = coverage_curve(view)
+        return view
     try:
         summary = json.loads((run_dir / SUMMARY_NAME).read_text(encoding="utf-8"))
         results = pq.read_table(run_dir / f"{RESULTS_NAME}.parquet").to_pylist()
