@@ -135,8 +135,12 @@ def _reads_references(summary: dict[str, Any]) -> bool:
     return summary.get("config", {}).get("verifier", {}).get("name") != "consistency"
 
 
-def export_run(run_dir: str | Path, out_dir: str | Path | None = None, allow_reference: bool = False) -> dict:
-    """Write ``submission.jsonl`` (id -> answer) and ``predictions.jsonl`` (per-sample details)."""
+def export_run(run_dir: str | Path, out_dir: str | Path | None = None, allow_reference: bool = False,
+               abstain_below: float | None = None) -> dict:
+    """Write ``submission.jsonl`` (id -> answer, with its confidence) and ``predictions.jsonl``
+    (per-sample details). An answer's confidence is its vote share among the query's samples that
+    gave an answer, and its number of votes; ``abstain_below`` leaves out (answer null,
+    ``abstained``) the answers whose share is lower, for leaderboards that allow it."""
     run_dir = Path(run_dir)
     summary = read_summary(run_dir)
     oracle = _reads_references(summary)
@@ -157,7 +161,16 @@ def export_run(run_dir: str | Path, out_dir: str | Path | None = None, allow_ref
                                          "demo_ids", "completion_tokens")}
         )
     marker = {"oracle_verified": True} if oracle else {}
-    submission = [{"id": r["id"], "answer": r["final_answer"], **marker} for r in results]
+    submission = []
+    for r in results:
+        answered = [s["answer"] for s in samples.get(r["id"], []) if s["answer"] is not None]
+        votes = sum(a == r["final_answer"] for a in answered) if r["final_answer"] is not None else 0
+        share = round(votes / len(answered), 4) if answered else 0.0
+        row = {"id": r["id"], "answer": r["final_answer"], "confidence": share, "votes": votes,
+               "answered_samples": len(answered), **marker}
+        if abstain_below is not None and share < abstain_below:
+            row.update(answer=None, abstained=True)
+        submission.append(row)
     predictions = [
         {"id": r["id"], "answer": r["final_answer"], "resolved": r["resolved"], "samples_used": r["samples"],
          **marker, "samples": sorted(samples.get(r["id"], []), key=lambda s: s["sample_index"])}
@@ -166,6 +179,8 @@ def export_run(run_dir: str | Path, out_dir: str | Path | None = None, allow_ref
     _write_jsonl(out_dir / SUBMISSION_NAME, submission)
     _write_jsonl(out_dir / PREDICTIONS_NAME, predictions)
     info = {"run_dir": str(run_dir), "n_queries": len(results), "oracle_verified": oracle,
+            "abstained": sum(bool(r.get("abstained")) for r in submission), "abstain_below": abstain_below,
+            "confidence": "the answer's share of the votes among the query's samples that gave an answer",
             "verification": summary.get("verification"), "model": summary.get("model"),
             "method": summary.get("method"), "files": [SUBMISSION_NAME, PREDICTIONS_NAME]}
     if oracle:

@@ -105,8 +105,17 @@ def test_export_of_a_label_free_run_is_a_plain_submission(synthetic, tmp_path):
     result = run(config(synthetic(20), tmp_path / "lf", {"name": "consistency", "min_votes": 2}))
     info = export_run(result.run_dir)
     lines = [json.loads(line) for line in (result.run_dir / "export" / "submission.jsonl").read_text().splitlines()]
-    assert not info["oracle_verified"] and set(lines[0]) == {"id", "answer"}
+    assert not info["oracle_verified"] and set(lines[0]) == {"id", "answer", "confidence", "votes", "answered_samples"}
     assert [line["id"] for line in lines] == [r["id"] for r in result.results_table().to_pylist()]
+    samples = pq.read_table(result.run_dir / "samples.parquet").to_pylist()
+    for line in lines:  # the confidence is the answer's share of the query's answered samples
+        answered = [s["answer"] for s in samples if s["query_id"] == line["id"] and s["answer"] is not None]
+        assert line["answered_samples"] == len(answered) and line["votes"] == answered.count(line["answer"])
+        assert line["confidence"] == pytest.approx(line["votes"] / max(1, len(answered)), abs=1e-4)
+    strict = export_run(result.run_dir, tmp_path / "strict", abstain_below=0.75)
+    kept = [json.loads(x) for x in (tmp_path / "strict" / "submission.jsonl").read_text().splitlines()]
+    assert strict["abstained"] == sum(line["confidence"] < 0.75 for line in lines) > 0
+    assert all((k["answer"] is None) == bool(k.get("abstained")) for k in kept)
 
 
 CHECKER = """

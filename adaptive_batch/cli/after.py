@@ -74,13 +74,21 @@ def export_command(
     allow_reference: bool = typer.Option(
         False, "--allow-reference",
         help="Export a run whose resolution read the reference answers; every line is marked oracle_verified."),
+    abstain_below: Optional[float] = typer.Option(
+        None, "--abstain-below", help="Leave out answers whose vote share is below this (0-1): answer null, "
+        "abstained true; for leaderboards that allow abstaining."),
 ) -> None:
-    """Leaderboard files: submission.jsonl (id -> answer) and predictions.jsonl (per-sample details)."""
+    """Leaderboard files: submission.jsonl (id -> answer, its confidence: vote share and votes) and
+    predictions.jsonl (per-sample details)."""
+    from ..errors import UserError
     from ..scoring import export_run
 
-    info = export_run(run_dir, output, allow_reference)
+    if abstain_below is not None and not 0 <= abstain_below <= 1:
+        raise UserError(f"--abstain-below must be in [0, 1], got {abstain_below:g}")
+    info = export_run(run_dir, output, allow_reference, abstain_below)
     out = console(stderr=False)
-    out.print(f"wrote {info['n_queries']} answers to {info['out_dir']}/submission.jsonl and predictions.jsonl")
+    left_out = f" ({info['abstained']} abstained, vote share below {abstain_below:g})" if abstain_below is not None else ""
+    out.print(f"wrote {info['n_queries']} answers{left_out} to {info['out_dir']}/submission.jsonl and predictions.jsonl")
     if info["oracle_verified"]:
         console().print("[yellow]warning:[/] " + info["warning"])
 
