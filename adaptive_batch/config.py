@@ -235,6 +235,9 @@ class RetrievalConfig(FromDict):
     retire_after: int = doc(
         0, "A demonstration shown this many times without one of those samples passing is not shown again "
         "(0: never retired).")
+    pool_min_share: float = doc(
+        0.0, "Label-free runs: a query resolved by agreement joins the demonstration pool only if its answer has at "
+        "least this share of its votes (0: every resolved query), so fewer wrong answers are shown as examples.")
     max_demo_chars: int = doc(
         0, "Demonstrations whose question and response are longer than this many characters are not shown "
         "(0: no limit).")
@@ -242,6 +245,7 @@ class RetrievalConfig(FromDict):
     def __post_init__(self) -> None:
         require(self.prompt_choice in ("fixed", "online"),
                  f"prompt_choice must be fixed or online, got '{self.prompt_choice}'")
+        require(0 <= self.pool_min_share <= 1, f"pool_min_share must be in [0, 1], got {self.pool_min_share}")
         require(self.retire_after >= 0, f"retire_after must be >= 0, got {self.retire_after}")
         require(self.max_demo_chars >= 0, f"max_demo_chars must be >= 0, got {self.max_demo_chars}")
         require(self.k >= 1, f"k must be >= 1, got {self.k}")

@@ -132,7 +132,7 @@ def write_outputs(context: RunContext, counters: dict[str, int], status: str = "
         "by_engine": state.by_engine,
         "cost_samples": round(sum(e["samples"] * (config.escalation.cost_weight if name == "escalated" else 1.0)
                                   for name, e in state.by_engine.items()), 3),
-        "pool_size": sum(s.resolved for s in state.status),
+        "pool_size": len(context.pool) if context.pool is not None else 0,
         "wall_time_s": round(wall_s, 3),
         "time_s": {k: round(v, 4) for k, v in sorted(timings.items())},
         "samples_generated": counters["generated"],

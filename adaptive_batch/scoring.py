@@ -105,9 +105,11 @@ def score_run(run_dir: str | Path, reference: DataConfig, tolerance: Optional[fl
     if missing:
         raise UserError(f"{len(missing)} ids of the run are not in {reference.path}, e.g. '{missing[0]}'")
     tally: Counter = Counter()
+    right: dict[str, bool] = {}
     for row in results:
         group = "resolved" if row["resolved"] else "unresolved"
         correct = row["final_answer"] is not None and bool(judge.judge(queries[row["id"]], row["final_answer"]).passed)
+        right[row["id"]] = correct
         tally[group] += 1
         tally[f"{group}_correct"] += correct
     n = len(results)
@@ -122,9 +124,34 @@ def score_run(run_dir: str | Path, reference: DataConfig, tolerance: Optional[fl
         "resolution_read_references": _reads_references(summary),
         "extractor": extractor,
         "samples": summary.get("samples"),
+        "pool": _pool_pollution(_rows(run_dir / SAMPLES_PARQUET), right, queries, judge),
     }
     (run_dir / "score.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
+
+
+def _pool_pollution(samples: list[dict], right: dict[str, bool], queries: dict, judge) -> dict[str, Any]:
+    """How wrong the demonstrations shown were: the share of shown demonstrations whose query's
+    answer (the one the pool showed) is wrong, and the accuracy of the samples that showed a wrong
+    one against those that showed only right ones."""
+    shown = [d for s in samples for d in s["demo_ids"]]
+
+    def accuracy(rows: list[dict]) -> Optional[float]:
+        if not rows:
+            return None
+        return sum(r["answer"] is not None and bool(judge.judge(queries[r["query_id"]], r["answer"]).passed)
+                   for r in rows) / len(rows)
+
+    polluted = [s for s in samples if any(not right.get(d, False) for d in s["demo_ids"])]
+    clean = [s for s in samples if s["demo_ids"] and all(right.get(d, False) for d in s["demo_ids"])]
+    return {
+        "demonstrations_shown": len(shown),
+        "shown_wrong_share": round(sum(not right.get(d, False) for d in shown) / len(shown), 4) if shown else None,
+        "samples_showing_a_wrong_one": len(polluted),
+        "accuracy_of_samples_showing_a_wrong_one": accuracy(polluted),
+        "samples_showing_only_right_ones": len(clean),
+        "accuracy_of_samples_showing_only_right_ones": accuracy(clean),
+    }
 
 
 def _reads_references(summary: dict[str, Any]) -> bool:

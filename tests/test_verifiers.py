@@ -230,3 +230,17 @@ def test_an_extractor_that_reads_no_answer_is_a_warning_once_and_with_strict_an_
                 if "extractor could read" in w]
     with pytest.raises(ConfigError, match=r"boxed.*\(--strict\)"):
         run(config(data, tmp_path / "strict", mismatched, budget=3, strict=True))
+
+
+def test_a_pool_floor_keeps_weakly_agreed_answers_out_and_score_reports_the_pools_pollution(synthetic, tmp_path):
+    data = synthetic(60, seed=2)
+    label_free = {"name": "consistency", "min_votes": 2, "min_share": 0.5}
+    loose = run(config(data, tmp_path / "loose", label_free))
+    strict = run(config(data, tmp_path / "strict", label_free, retrieval={"embedder": "hashing", "pool_min_share": 0.99}))
+    assert 0 < strict.summary["pool_size"] < loose.summary["pool_size"] <= loose.summary["resolved"]
+    report = score_run(loose.run_dir, DataConfig(path=str(data)))["pool"]
+    samples = pq.read_table(loose.run_dir / "samples.parquet").to_pylist()
+    assert report["demonstrations_shown"] == sum(len(s["demo_ids"]) for s in samples) > 0
+    assert 0 <= report["shown_wrong_share"] <= 1
+    assert report["samples_showing_a_wrong_one"] + report["samples_showing_only_right_ones"] == sum(
+        bool(s["demo_ids"]) for s in samples)

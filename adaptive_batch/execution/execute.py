@@ -115,6 +115,10 @@ class SampleExecutor:
             for a, record in zip(assignments, records):
                 if state.apply(a.position, record):
                     resolved.append(a.position)
+        floor = self.context.config.retrieval.pool_min_share
+        if floor and resolved:  # label-free: only answers agreed on widely enough become examples
+            resolved = [p for p in resolved if not state.status[p].votes or
+                        state.status[p].votes[state.status[p].answer] >= floor * sum(state.status[p].votes.values())]
         if pool is not None and resolved:
             # The next round's prompts see every query resolved in this one.
             with self.timings.measure("index"):
