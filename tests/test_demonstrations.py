@@ -2,6 +2,8 @@
 
 import numpy as np
 import pyarrow.parquet as pq
+
+from adaptive_batch.records import without_measurements
 import pytest
 
 from adaptive_batch import ConfigError, RunConfig, run
@@ -90,7 +92,8 @@ def test_a_rotating_run_varies_a_querys_demonstrations_and_is_reproducible(synth
         return sum(len(s) for s in sets.values()) / count
 
     a, b, nearest = run_with("a", 10), run_with("b", 10), run_with("nearest", 0)
-    assert pq.read_table(a.run_dir / "samples.parquet") == pq.read_table(b.run_dir / "samples.parquet")
+    assert [without_measurements(r) for r in pq.read_table(a.run_dir / "samples.parquet").to_pylist()] == [
+        without_measurements(r) for r in pq.read_table(b.run_dir / "samples.parquet").to_pylist()]
     assert a.summary["samples"] <= 6 * 120
     # Without rotation a query's later samples repeat its nearest neighbours once they are resolved.
     assert distinct_sets_per_sample(a) > distinct_sets_per_sample(nearest) + 0.1

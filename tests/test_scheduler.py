@@ -91,7 +91,7 @@ def test_same_seed_same_results_other_seed_other_results(synthetic, tmp_path):
     b = run(config(path, tmp_path, seed=7, name="b"))
     c = run(config(path, tmp_path, seed=8, name="c"))
     assert samples(a) == samples(b)
-    assert a.results_table().to_pylist() == b.results_table().to_pylist()
+    assert results(a) == results(b)
     assert [r["seed"] for r in samples(a)] != [r["seed"] for r in samples(c)]
 
 
