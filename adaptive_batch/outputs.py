@@ -221,6 +221,7 @@ def _samples_schema(pa):
             ("cached_tokens", pa.int32()),
             ("engine_s", pa.float64()),
             ("prompt_kind", pa.string()),
+            ("started_at", pa.float64()),
             ("finished_at", pa.float64()),
         ]
     )
@@ -300,7 +301,7 @@ def _read_log(pa, log_path: Path, schema) -> Iterator[Any]:
                 table = pj.read_json(pa.BufferReader(block), pj.ReadOptions(block_size=len(block) + 1), options)
             # Logs written before these fields existed: the main engine, nothing known cached.
             for name, value in (("engine", "main"), ("cached_tokens", 0), ("engine_s", 0.0), ("prompt_kind", ""),
-                                ("finished_at", 0.0)):
+                                ("started_at", 0.0), ("finished_at", 0.0)):
                 table = table.set_column(table.schema.get_field_index(name), name,
                                          pc.fill_null(table.column(name), value))
             yield table.select(schema.names).cast(schema)

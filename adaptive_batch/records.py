@@ -51,6 +51,7 @@ class Completion:
     # engine reports them; and the engine's own seconds for this completion.
     cached_tokens: int = 0
     engine_s: float = 0.0
+    started_at: float = 0.0  # Unix time the engine started on it (0: not reported)
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,8 @@ class SampleRecord:
     # Which kind of prompt drew it: base, nearest, rotated or random (demonstrations); "" in logs
     # written before the field existed.
     prompt_kind: str = ""
-    finished_at: float = 0.0  # Unix time it was verified (a measurement); 0 in older logs
+    started_at: float = 0.0  # Unix time the engine started on it; 0 in older logs
+    finished_at: float = 0.0  # Unix time it was verified; 0 in older logs
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -119,6 +121,7 @@ class SampleRecord:
             "cached_tokens": self.cached_tokens,
             "engine_s": self.engine_s,
             "prompt_kind": self.prompt_kind,
+            "started_at": self.started_at,
             "finished_at": self.finished_at,
         }
 
@@ -130,7 +133,7 @@ class SampleRecord:
 # How the engine served a sample, not what was sampled: a sample's prefix-cache hit depends on the
 # request before it and its seconds on the machine, so an interrupted and resumed run, or a
 # response-cache replay, reproduces every other field but not these.
-MEASUREMENTS = ("cached_tokens", "engine_s", "finished_at")
+MEASUREMENTS = ("cached_tokens", "engine_s", "started_at", "finished_at")
 
 
 def without_measurements(row: dict[str, Any]) -> dict[str, Any]:

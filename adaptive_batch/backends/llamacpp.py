@@ -164,7 +164,7 @@ class LlamaCppBackend(BackendBase):
             stop=list(p.stop),
             seed=seed,
         )
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), round(time.time(), 3)
         cached = 0
         try:
             if isinstance(request.prompt, str):
@@ -189,6 +189,7 @@ class LlamaCppBackend(BackendBase):
             finish_reason=out["choices"][0].get("finish_reason") or "stop",
             cached_tokens=cached,
             engine_s=round(time.perf_counter() - started, 6),
+            started_at=started_at,
         )
 
     def _align_cache(self, tokens: list[int]) -> int:

@@ -41,6 +41,7 @@ class _Job:
     logits_index: int = -1
     cached: int = 0  # prompt tokens this sample did not evaluate itself (shared in its wave)
     engine_s: float = 0.0  # its share of the wave's seconds
+    started_at: float = 0.0  # when its wave started (Unix time)
 
 
 def from_config(config) -> "LlamaCppBatchedBackend":
@@ -125,13 +126,16 @@ class LlamaCppBatchedBackend(BackendBase):
             for job in self._run_wave(jobs[start : start + self.parallel]):
                 r_index, i = where[job.slot]
                 outputs[r_index][i] = Completion(job.text, len(job.tokens), len(job.generated), job.finish or "length",
-                                                 cached_tokens=job.cached, engine_s=round(job.engine_s, 6))
+                                                 cached_tokens=job.cached, engine_s=round(job.engine_s, 6),
+                                                 started_at=job.started_at)
                 waiting[r_index] -= 1
                 if not waiting[r_index]:
                     yield r_index, outputs[r_index]  # type: ignore[misc]
 
     def _run_wave(self, wave: list[_Job]) -> list[_Job]:
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), round(time.time(), 3)
+        for job in wave:
+            job.started_at = started_at
         try:
             return self._decode_wave(wave)
         finally:

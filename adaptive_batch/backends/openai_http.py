@@ -165,7 +165,7 @@ class OpenAIBackend(BackendBase):
             payload["messages"] = list(request.prompt)
         else:
             payload["prompt"] = request.prompt
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), round(time.time(), 3)
         body = await self._post(client, limit, "/chat/completions" if chat else "/completions", payload)
         seconds = time.perf_counter() - started  # retries and waiting for a slot included
         if isinstance(body, Completion):  # the server refused the prompt itself
@@ -190,6 +190,7 @@ class OpenAIBackend(BackendBase):
                     finish_reason=choice.get("finish_reason") or "stop",
                     cached_tokens=cached,
                     engine_s=round(seconds / len(choices), 6),
+                    started_at=started_at,
                 )
             )
         return out

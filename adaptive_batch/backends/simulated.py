@@ -112,13 +112,14 @@ class SimulatedBackend(BackendBase):
             return out
 
     def _one(self, request: GenerationRequest, index: int) -> Completion:
+        started_at = round(time.time(), 3)
         prompt = _text(request.prompt)
         words = prompt.split()
         cached = self._cached(words)
         tags = _TAGS.findall(prompt)
         asks = _ASK.findall(prompt)
         if not tags or not asks:
-            return Completion("I don't know.", len(words), 3, "stop", cached_tokens=cached)
+            return Completion("I don't know.", len(words), 3, "stop", cached_tokens=cached, started_at=started_at)
         p_text, topic = tags[-1]
         p = float(p_text)
         neighbours = 0 if self.useless_demos else sum(1 for _, t in tags[:-1] if t == topic)
@@ -126,7 +127,7 @@ class SimulatedBackend(BackendBase):
         expression = asks[-1].strip()
         right = _uniform(prompt, request.seed, index) < p
         text = f" {expression}" if right else f" {expression} + 1"
-        return Completion(text, len(words), len(text.split()), "stop", cached_tokens=cached)
+        return Completion(text, len(words), len(text.split()), "stop", cached_tokens=cached, started_at=started_at)
 
 
 def _text(prompt) -> str:

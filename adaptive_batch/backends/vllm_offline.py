@@ -67,7 +67,7 @@ class VLLMBackend(BackendBase):
                     )
                 )
                 owners.append(position)
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), round(time.time(), 3)
         outputs = self._llm.generate(prompts, sampling_params=params, use_tqdm=False) if prompts else []
         share = (time.perf_counter() - started) / max(1, len(outputs))  # the batch's seconds, shared out
         for owner, output in zip(owners, outputs):
@@ -81,6 +81,7 @@ class VLLMBackend(BackendBase):
                     # vLLM counts, per request, the prompt tokens its prefix cache served.
                     cached_tokens=int(output.num_cached_tokens or 0),
                     engine_s=round(share, 6),
+                    started_at=started_at,
                 )
             )
         return results

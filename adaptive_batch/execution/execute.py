@@ -270,6 +270,7 @@ class SampleExecutor:
             cached_tokens=completion.cached_tokens,
             engine_s=completion.engine_s,
             prompt_kind=a.kind,
+            started_at=completion.started_at,
             finished_at=round(time.time(), 3),
         )
 
