@@ -136,7 +136,7 @@ def curves_on_grid(seeds: list[dict], method: str, axis: str, points: int = 41) 
     top = min(row[method]["curve"][axis][-1] for row in seeds)
     grid = np.linspace(0, top, points)
     values = np.array([[coverage_at(row[method]["curve"], axis, x) for x in grid] for row in seeds], dtype=float)
-    return {"x": grid.round(3).tolist(), "mean": values.mean(0).round(4).tolist(),
+    return {"x": [float(f"{x:.6g}") for x in grid], "mean": values.mean(0).round(4).tolist(),
             "sd": (values.std(0, ddof=1) if len(seeds) > 1 else np.zeros(points)).round(4).tolist()}
 
 

@@ -319,8 +319,9 @@ class PromptConfig(FromDict):
         "first_line", "How a demonstration shows its passing response: its first line (or the extractor's canonical "
         "form), or whole (chains of thought).")
     demo_mode: Literal["add", "replace", "auto"] = doc(
-        "add", "add: demonstrations follow the generic examples; replace: they take their place; auto: they take "
-        "their place once a prompt has its k demonstrations (similar enough), else they follow them."
+        "auto", "auto: demonstrations take the generic examples' place once a prompt has its k demonstrations "
+        "(similar enough), else they follow them; add: they always follow the generic examples; replace: they always "
+        "take their place. auto is the default since it measured best per token (benchmarks/README.md)."
     )
     adaptive_examples: Optional[int] = doc(
         None, "Generic examples kept in a prompt that shows demonstrations (add and auto modes), the first ones "

@@ -47,7 +47,7 @@ def hard(tmp_path_factory):
 
 # Budgets per query of about 4 samples' worth in each unit (prompts of ~110-190 words, about 70% of them from
 # the prefix cache, outputs ~4 words).
-UNIT_BUDGETS = {"samples": 4, "output-tokens": 16, "total-tokens": 600, "flops": 200 * 2e6, "cost": 0.0008}
+UNIT_BUDGETS = {"samples": 4, "output-tokens": 16, "total-tokens": 400, "flops": 150 * 2e6, "cost": 0.0005}
 
 
 def unit_config(path, out, unit, seed, **schedule):
@@ -96,6 +96,8 @@ def test_the_online_choice_of_prompt_converges_to_the_base_prompt_where_demonstr
             "data": {"path": str(path)}, "output_dir": str(tmp_path / f"useless-{useless}"),
             "backend": {"name": "simulated"}, "retrieval": {"embedder": "hashing", "prompt_choice": "online"},
             "schedule": {"budget": 10 * 150, "budget_unit": "total-tokens"},
+            # Demonstrations after the generic examples: a prompt that shows them costs more tokens.
+            "prompt": {"demo_mode": "add"},
         })
         result = run(config, backend=SimulatedBackend(boost=0.6, useless_demos=useless))
         rows = [r for r in pq.read_table(result.run_dir / "samples.parquet").to_pylist() if r["phase"] == "adaptive"]
@@ -179,7 +181,7 @@ def test_dry_run_forecasts_in_the_budget_unit(hard):
 
 @pytest.mark.parametrize("unit", ["samples", "total-tokens"])
 def test_adaptive_samples_side_by_side_share_their_demonstrations_and_keep_the_budget(hard, tmp_path, unit):
-    result = run(unit_config(hard, tmp_path / unit, unit, 0, adaptive_together=3))
+    result = run(unit_config(hard, tmp_path / unit, unit, 0, adaptive_together=3, budget=3 * UNIT_BUDGETS[unit]))
     rows = pq.read_table(result.run_dir / "samples.parquet").to_pylist()
     assert result.summary["budget"]["spent"] <= result.summary["budget"]["total"]
     by_round: dict = {}

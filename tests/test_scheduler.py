@@ -222,7 +222,7 @@ def test_learn_then_run_with_the_allocator(synthetic, tmp_path):
     assert result.summary["samples"] <= 4 * 60
 
 
-@pytest.mark.parametrize("demo_mode", ["add", "replace"])
+@pytest.mark.parametrize("demo_mode", ["add", "replace", "auto"])
 @pytest.mark.parametrize("style", ["completion", "chat"])
 def test_prompt_for_renders_what_build_renders(style, demo_mode, tmp_path):
     """The cached rendering of demonstrations gives the prompt the plain builder gives."""
