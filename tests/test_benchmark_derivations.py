@@ -60,7 +60,8 @@ def test_compute_curves_merges_methods_from_result_files_of_the_same_settings(tm
     assert methods_in(out[1]["datasets"]["addsub"]["seeds"][0]) == ["elimination"]
 
 
-@pytest.mark.parametrize("result", ["compute-curves.json", "compute-curves-first50-budget16.json"])
+@pytest.mark.parametrize("result", ["compute-curves.json", "compute-curves-first50-budget16.json",
+                                    "cost-curves-first50-budget16.json"])
 def test_committed_curves_replay_identically_from_their_committed_sources(result):
     """The library's arithmetic, run again over the committed inputs, gives the committed numbers."""
     import json
@@ -75,7 +76,7 @@ def test_committed_curves_replay_identically_from_their_committed_sources(result
         for name, dataset in loaded["datasets"].items():
             data = committed["datasets"][name]
             budgets = sorted(data["budgets_measured"] + data["budgets_not_measured"])
-            replayed[name] = dataset_report(loaded["settings"], dataset["seeds"], budgets)
+            replayed[name] = dataset_report(loaded["settings"], dataset["seeds"], budgets, loaded.get("parameters"))
     assert replayed == {name: {k: v for k, v in data.items() if k != "plot"}
                         for name, data in committed["datasets"].items()}
 
