@@ -7,7 +7,7 @@ import hashlib
 import io
 import json
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 from .config import DataConfig
 from .errors import DatasetError
@@ -113,7 +113,8 @@ def _table_rows(path: Path, config: DataConfig, kind: str) -> Iterator[tuple[int
     yield from _selected(((i + 1, record) for i, record in enumerate(table.to_pylist())), config)
 
 
-def _selected(rows, config: DataConfig) -> Iterator[tuple[int, dict]]:
+def _selected(rows, config: DataConfig) -> Iterator[tuple[int, Any]]:
+    """The first ``skip`` rows left out, then at most ``limit``."""
     taken, to_skip = 0, config.skip
     for number, record in rows:
         if to_skip:
@@ -128,18 +129,8 @@ def _selected(rows, config: DataConfig) -> Iterator[tuple[int, dict]]:
 def selected_lines(lines: list[str], config: DataConfig) -> Iterator[tuple[int, str]]:
     """(line number, text) of the lines this run takes: blank lines left out, then the first
     ``skip``, then at most ``limit``. Skipped lines are not parsed, so their errors are not this
-    run's either. Every dataset reader goes through here."""
-    taken, to_skip = 0, config.skip
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        if to_skip:
-            to_skip -= 1
-            continue
-        if config.limit is not None and taken >= config.limit:
-            return
-        taken += 1
-        yield number, line
+    run's either. Every dataset reader goes through here (or ``_selected``, its rule for rows)."""
+    return _selected(((n, line) for n, line in enumerate(lines, start=1) if line.strip()), config)
 
 
 def dataset_fingerprint(config: DataConfig) -> str:

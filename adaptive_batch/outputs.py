@@ -67,25 +67,7 @@ def write_outputs(context: RunContext, counters: dict[str, int], status: str = "
 
     config, state, run_dir, verifier = context.config, context.state, context.run_dir, context.verifier
     tables_started = time.perf_counter()
-    rows = (
-        {
-            "id": q.id,
-            "question": q.question,
-            "reference": q.answer,
-            "final_answer": s.answer,
-            "resolved": s.resolved,
-            "samples": s.samples,
-            "prompt_tokens": s.prompt_tokens,
-            "completion_tokens": s.completion_tokens,
-            "cached_tokens": s.cached_tokens,
-            "cost": s.cost,
-            "resolved_phase": s.resolved_phase,
-            "resolved_round": s.resolved_round,
-            "demo_ids": list(s.demo_ids),
-            "error": s.error,
-        }
-        for q, s in zip(state.queries, state.status)
-    )
+    rows = (result_row(q, s) for q, s in zip(state.queries, state.status))
     _write_tables(pa, pq, run_dir / f"{RESULTS_NAME}.parquet", _results_schema(pa), _chunks(rows),
                   jsonl=run_dir / f"{RESULTS_NAME}.jsonl")
     samples_schema = _samples_schema(pa)
@@ -149,6 +131,15 @@ def write_outputs(context: RunContext, counters: dict[str, int], status: str = "
     }
     write_text_atomically(run_dir / SUMMARY_NAME, json.dumps(summary, indent=2) + "\n")
     return RunResult(run_dir, summary)
+
+
+def result_row(q, s) -> dict[str, Any]:
+    """A query's row of ``results.*``, from the query and its status."""
+    return {"id": q.id, "question": q.question, "reference": q.answer, "final_answer": s.answer,
+            "resolved": s.resolved, "samples": s.samples, "prompt_tokens": s.prompt_tokens,
+            "completion_tokens": s.completion_tokens, "cached_tokens": s.cached_tokens, "cost": s.cost,
+            "resolved_phase": s.resolved_phase, "resolved_round": s.resolved_round,
+            "demo_ids": list(s.demo_ids), "error": s.error}
 
 
 def _finished_summary(run_dir: Path) -> Optional[dict[str, Any]]:

@@ -23,7 +23,8 @@ def row(run_dir: Path) -> dict:
     c, n = summary["compute"], summary["n_queries"]
     params = next(iter(c["parameters"].values()))
     out = {
-        "run": run_dir.name, "method": summary["method"], "coverage": summary["coverage"], "queries": n,
+        "run": run_dir.name, "data": {k: summary["config"]["data"][k] for k in ("path", "skip", "limit")},
+        "method": summary["method"], "coverage": summary["coverage"], "queries": n,
         "samples": c["samples"] / n, "output_tokens": c["output_tokens"] / n, "total_tokens": c["total_tokens"] / n,
         "uncached_prompt_tokens": c["uncached_prompt_tokens"] / n, "cached_prompt_tokens": c["cached_prompt_tokens"] / n,
         "prompt_cache_share": c["prompt_cache_share"],

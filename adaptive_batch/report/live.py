@@ -17,6 +17,7 @@ from ..config import DataConfig, PriceConfig, ScheduleConfig, VerifierConfig
 from ..costs import compute_figures
 from ..dataset import load_queries
 from ..errors import UserError
+from ..outputs import result_row
 from ..runlog import MANIFEST_NAME, SampleLog
 from ..verifiers import create_verifier
 
@@ -37,11 +38,7 @@ def log_view_parts(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]],
     for record in records:
         if record.query_id in position:
             state.apply(position[record.query_id], record)
-    results = [{"id": q.id, "question": q.question, "reference": q.answer, "final_answer": s.answer,
-                "resolved": s.resolved, "samples": s.samples, "prompt_tokens": s.prompt_tokens,
-                "completion_tokens": s.completion_tokens, "cached_tokens": s.cached_tokens, "cost": s.cost,
-                "resolved_phase": s.resolved_phase, "resolved_round": s.resolved_round,
-                "demo_ids": list(s.demo_ids), "error": s.error} for q, s in zip(queries, state.status)]
+    results = [result_row(q, s) for q, s in zip(queries, state.status)]
     prices = PriceConfig.from_dict(config.get("prices", {})).table
     summary = {
         "status": "in progress", "method": schedule.method, "n_queries": len(queries),
