@@ -52,6 +52,9 @@ VARIANTS = {
     "adaptive-online-together2": ("adaptive", {"retrieval": {"prompt_choice": "online"},
                                                "schedule": {"adaptive_together": 2}}),
     "adaptive-short": ("adaptive", {"retrieval": {"max_demo_chars": 240}}),
+    "adaptive-auto-together3": ("adaptive", {"prompt": {"demo_mode": "auto"}, "schedule": {"adaptive_together": 3}}),
+    "adaptive-auto-retire": ("adaptive", {"prompt": {"demo_mode": "auto"}, "retrieval": {"retire_after": 4}}),
+    "adaptive-auto-short": ("adaptive", {"prompt": {"demo_mode": "auto"}, "retrieval": {"max_demo_chars": 240}}),
 }
 
 
