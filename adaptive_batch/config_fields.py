@@ -12,6 +12,9 @@ from typing import Any, Literal
 
 from .errors import ConfigError
 
+# A JSON object held in a frozen config: its (key, value) pairs, sorted. The CLI reads it as JSON text.
+JSONObject = tuple[tuple[str, Any], ...]
+
 
 def doc(default: Any, help: str) -> Any:
     """A dataclass field with its help text attached."""
@@ -84,3 +87,22 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if hint in (int, str, bool) and not (type(value) is hint):
         raise ConfigError(f"{where} must be {hint.__name__}, got {type(value).__name__} {value!r}")
     return value
+
+
+class PluginOptions(FromDict):
+    """The base of a plugin's own options: a frozen dataclass of ``doc(...)`` fields.
+
+    A backend or verifier declares its class on its ``Plugin``; the CLI makes one flag per field,
+    named ``--<plugin>-<field>``, and a config gives them as ``[backend.options]`` or
+    ``[verifier.options]``. Validation (``__post_init__``) runs when the plugin is built.
+    """
+
+
+@dataclasses.dataclass(frozen=True)
+class NoOptions(PluginOptions):
+    """A plugin without options of its own."""
+
+
+def json_object(value: Any) -> JSONObject:
+    """A JSON object's canonical frozen form: given as a dict (a library call) or as pairs."""
+    return tuple(sorted(value.items())) if isinstance(value, dict) else tuple(tuple(pair) for pair in value)

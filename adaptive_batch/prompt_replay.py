@@ -15,7 +15,7 @@ from typing import Any, Union
 
 from retrieval.pool import Demonstration
 
-from .config import DataConfig, PromptConfig, VerifierConfig
+from .config import DataConfig, PromptConfig, VerifierConfig, upgrade_saved_config
 from .dataset import load_queries
 from .errors import UserError
 from .prompts import PromptBuilder
@@ -38,7 +38,7 @@ def pool_response(samples: list[dict[str, Any]], result: dict[str, Any]) -> str:
 
 def rebuild_prompt(run_dir: str | Path, query_id: str, sample_index: int) -> Union[str, tuple[Message, ...]]:
     view = load_run(run_dir)
-    config = view.summary["config"]
+    config = upgrade_saved_config(view.summary["config"])
     queries = {q.id: q for q in load_queries(DataConfig.from_dict(config["data"]))}
     by_query = samples_by_query(view)
     sample = next((s for s in by_query.get(query_id, []) if s["sample_index"] == sample_index), None)

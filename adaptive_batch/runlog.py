@@ -19,7 +19,7 @@ import dataclasses
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .atomic import write_text_atomically
 from .errors import ResumeMismatchError, StorageError, UserError
@@ -167,11 +167,12 @@ class SampleLog:
 
 
 def prepare_run_dir(run_dir: Path, manifest: dict[str, Any], defaults: dict[str, Any] | None = None,
-                    repair: bool = False) -> bool:
+                    repair: bool = False, upgrade: Callable[[dict], dict] | None = None) -> bool:
     """Create the run directory or check it holds this same run; True when resuming.
 
     ``defaults`` (the manifest of a default config) fills keys an older manifest lacks, so an
-    option added in a later version, left at its default, does not block a resume. A damaged
+    option added in a later version, left at its default, does not block a resume; ``upgrade`` brings an
+    older manifest's config to today's layout before the comparison. A damaged
     ``run.json`` is an error, or with ``repair`` is written again from this run's manifest.
     """
     try:
@@ -184,6 +185,8 @@ def prepare_run_dir(run_dir: Path, manifest: dict[str, Any], defaults: dict[str,
     path = run_dir / MANIFEST_NAME
     previous = _read_manifest(path, repair)
     if previous is not None:
+        if upgrade is not None and isinstance(previous.get("config"), dict):
+            previous = {**previous, "config": upgrade(previous["config"])}
         if defaults:
             previous = _with_defaults(previous, defaults)
         differences = _differences(previous, manifest)

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         config = RunConfig.from_dict({
             "data": {"path": str(unlabeled), "limit": args.limit},
             "schedule": schedule,
-            "verifier": {"name": "consistency", "stopping": "beta", "confidence": 0.95, "max_votes": args.cap},
+            "verifier": {"name": "consistency", "options": {"stopping": "beta", "confidence": 0.95, "max_votes": args.cap}},
             "seed": args.seed, "cache_dir": args.cache_dir,
             "output_dir": f"{args.runs_dir}/{name}-cap{args.cap}-s{args.seed}",
         })

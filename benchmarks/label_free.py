@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     ))
     backend, embedder = create_backend(), create_embedder("sentence-transformers")
     variants = {
-        "consistency-threshold": ({"name": "consistency", "min_votes": 3, "min_share": 0.5}, unlabeled),
-        "consistency-beta": ({"name": "consistency", "stopping": "beta", "confidence": 0.95}, unlabeled),
+        "consistency-threshold": ({"name": "consistency", "options": {"min_votes": 3, "min_share": 0.5}}, unlabeled),
+        "consistency-beta": ({"name": "consistency", "options": {"stopping": "beta", "confidence": 0.95}}, unlabeled),
         "oracle-reference": ({"name": "reference"}, Path(args.dataset)),
     }
     report: dict = {"settings": vars(args), "model": backend.model_id, "runs": {}}

@@ -25,7 +25,7 @@ def main() -> None:
     args = parser.parse_args()
     config = RunConfig.from_dict({
         "data": {"path": args.data, "limit": args.limit},
-        "backend": {"name": "vllm", "model": args.model, "options": json.loads(args.engine_args)},
+        "backend": {"name": "vllm", "model": args.model, "options": {"engine_args": json.loads(args.engine_args)}},
         "verifier": {"extractor": args.extractor},
         "output_dir": "runs/vllm-smoke",
     })

@@ -109,4 +109,5 @@ def test_the_cli_app_holds_every_command_on_import():
     code = "from adaptive_batch.cli import app; print(sorted(c.name for c in app.registered_commands))"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.stdout.split() and eval(proc.stdout) == sorted(
-        ["run", "config", "cache-clear", "verify", "score", "export", "report", "inspect", "learn", "list", "compare", "tasks"])
+        ["run", "config", "cache-clear", "verify", "score", "export", "report", "inspect", "learn", "list", "compare", "tasks",
+             "plugins"])

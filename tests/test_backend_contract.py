@@ -33,15 +33,15 @@ def backend(request):
         yield create_backend(name="llamacpp-batched", options=(("parallel", 4),))
     elif request.param == "openai":
         url = request.getfixturevalue("llama_server")
-        yield create_backend(name="openai", base_urls=(url,), concurrency=2,
-                             options=(("extra_body", SAME_SAMPLING_AS_IN_PROCESS),))
+        yield create_backend(name="openai", options={"base_urls": [url], "concurrency": 2,
+                                                     "extra_body": SAME_SAMPLING_AS_IN_PROCESS})
     else:
         with pytest.MonkeyPatch.context() as patch:
             patch.syspath_prepend(FAKES)
             import vllm
 
             assert vllm.__version__.endswith("+fake")
-            yield create_backend(name="vllm", model="default.gguf", options=(("max_model_len", 2048),))
+            yield create_backend(name="vllm", model="default.gguf", options={"engine_args": {"max_model_len": 2048}})
 
 
 def test_shape_and_token_counts(backend):

@@ -100,7 +100,7 @@ def test_export_refuses_an_oracle_run_with_exit_2_and_allows_it_marked(synthetic
 
 def test_label_free_run_score_and_export_from_the_command_line(synthetic, tmp_path):
     data, out = synthetic(12), tmp_path / "lf"
-    proc = cli("run", data, *SIMULATED, "--verifier", "consistency", "--min-votes", "2", "--budget", "4",
+    proc = cli("run", data, *SIMULATED, "--verifier", "consistency", "--consistency-min-votes", "2", "--budget", "4",
                "--output", out, "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["verification"]["reads_references"] is False

@@ -144,7 +144,7 @@ def test_run_with_the_code_verifier_fails_forged_completions_and_keeps_them_out_
         out = tmp_path / "run"
         proc = subprocess.run(
             [sys.executable, "-m", "adaptive_batch", "run", "--adapter", "humaneval", "--limit", "4", "--verifier", "code",
-             "--backend", "openai", "--base-urls", server.url, "--prompt-style", "raw", "--embedder", "hashing",
+             "--backend", "openai", "--openai-base-urls", server.url, "--prompt-style", "raw", "--embedder", "hashing",
              "--budget", "3", "--warmup", "1", "--min-similarity", "-1", "--k", "1", "--output", str(out), "--quiet",
              "--json"],
             capture_output=True, text=True, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "OPENAI_API_KEY": "x"},

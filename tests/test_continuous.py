@@ -110,7 +110,7 @@ def test_max_rounds_with_continuous_is_a_config_error(synthetic, tmp_path):
 
 def test_calibrated_stopping_and_label_free_votes_work_without_rounds(synthetic, tmp_path):
     data = synthetic(40)
-    verifier = {"name": "consistency", "min_votes": 5, "min_share": 0.9}
+    verifier = {"name": "consistency", "options": {"min_votes": 5, "min_share": 0.9}}
     results = {}
     for name, extra in (("fixed", {}), ("calibrated", {"stop_confidence": 0.9})):
         cfg = config(data, tmp_path, name, budget=8, backend=TIMED, **extra)

@@ -60,7 +60,7 @@ def test_gsm8k_extractor_on_real_gsm8k_answers():
 
 
 def test_reference_verifier_compares_numerically():
-    verify = create_verifier(VerifierConfig(name="reference", extractor="expression", tolerance=1e-6))
+    verify = create_verifier(VerifierConfig(name="reference", extractor="expression", options={"tolerance": 1e-6}))
     query = Query(id="q", question="?", answer="43")
     assert verify(query, " 70 - 27").passed
     assert verify(query, " 70 - 27 = 44").passed

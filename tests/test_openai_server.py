@@ -44,9 +44,10 @@ def rows(result):
     return sorted(({k: r[k] for k in COMPARED} for r in table), key=lambda r: (r["query_id"], r["sample_index"]))
 
 
-def server_backend(url, **extra):
-    options = {"extra_body": SAME_SAMPLING_AS_IN_PROCESS, **extra.pop("options", {})}
-    return dict(name="openai", base_urls=(url,), options=tuple(options.items()), **extra)
+def server_backend(url, model=None, **options):
+    """The openai backend's config fields: the server at ``url``, sampling as in-process, ``options``."""
+    fields = dict(name="openai", options={"base_urls": [url], "extra_body": SAME_SAMPLING_AS_IN_PROCESS, **options})
+    return {**fields, "model": model} if model else fields
 
 
 def test_a_run_through_the_server_matches_the_in_process_run(data, tmp_path, llama_server, real_backend, real_embedder):
@@ -72,8 +73,7 @@ def test_injected_faults_are_retried_and_every_sample_counts_once(data, tmp_path
         faulty = run(
             config(data, tmp_path / "faulty",
                    **server_backend(proxy.url + "/v1", model=direct.summary["model"].split(":", 1)[1],
-                                    concurrency=3, request_timeout=5.0, max_retries=8,
-                                    options={"backoff_base": 0.05})),
+                                    concurrency=3, request_timeout=5.0, max_retries=8, backoff_base=0.05)),
             embedder=real_embedder,
         )
     assert set(proxy.injected) == {"429", "500", "slow", "close"}, proxy.injected
@@ -94,8 +94,8 @@ def test_injected_faults_are_retried_and_every_sample_counts_once(data, tmp_path
 def test_a_server_that_stays_down_is_a_clear_error_exit_3(data, tmp_path):
     dead = f"http://127.0.0.1:{free_port()}/v1"
     proc = subprocess.run(
-        [sys.executable, "-m", "adaptive_batch", "run", str(data), "--backend", "openai", "--base-urls", dead,
-         "--model", "gemma", "--max-retries", "2", "--method", "elimination", "--output", str(tmp_path / "r")],
+        [sys.executable, "-m", "adaptive_batch", "run", str(data), "--backend", "openai", "--openai-base-urls", dead,
+         "--model", "gemma", "--openai-max-retries", "2", "--method", "elimination", "--output", str(tmp_path / "r")],
         capture_output=True, text=True, env={**os.environ, "COLUMNS": "300"},
     )
     assert proc.returncode == 3, proc.stderr

@@ -18,8 +18,8 @@ except ModuleNotFoundError:  # Python 3.10
 
 def test_config_show_round_trips_through_a_toml_file(synthetic, tmp_path):
     data = synthetic(12)
-    flags = ("--budget", "3", "--method", "elimination", "--seed", "5", "--stop", "\\n", "--engine-args",
-             '{"boost": 0.5}', "--verifier", "consistency", "--min-votes", "2", "--output", tmp_path / "run")
+    flags = ("--budget", "3", "--method", "elimination", "--seed", "5", "--stop", "\\n", "--simulated-boost",
+             "0.5", "--verifier", "consistency", "--consistency-min-votes", "2", "--output", tmp_path / "run")
     shown = cli("config", data, *SIMULATED, *flags)
     assert shown.returncode == 0, shown.stderr
     resolved = tomllib.loads(shown.stdout)

@@ -58,7 +58,7 @@ PROGRESS_LINE = re.compile(r"progress: phase=[\w-]+ round=\d+ samples=(\d+)/\d+ 
 
 def test_without_a_terminal_progress_is_plain_lines_of_the_text_alone(synthetic, tmp_path):
     command = [sys.executable, "-m", "adaptive_batch", "run", str(synthetic(60)), "--backend", "simulated",
-               "--embedder", "hashing", "--budget", "4", "--engine-args", '{"latency_s": 0.002, "slots": 4}',
+               "--embedder", "hashing", "--budget", "4", "--simulated-latency-s", "0.002", "--simulated-slots", "4",
                "--output", str(tmp_path / "run"), "--progress-every", "0"]
     proc = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert proc.returncode == 0, proc.stderr

@@ -88,7 +88,7 @@ def test_label_free_run_with_the_real_model_then_score_and_export(real_backend, 
             "data": {"path": str(unlabeled)},
             "schedule": {"budget": 4, "warmup": 2},
             "sampling": {"max_tokens": 24},
-            "verifier": {"name": "consistency", "min_votes": 2, "min_share": 0.5},
+            "verifier": {"name": "consistency", "options": {"min_votes": 2, "min_share": 0.5}},
             "output_dir": str(tmp_path / "label-free"),
         }
     )

@@ -118,8 +118,8 @@ def test_a_continuous_run_killed_mid_flight_keeps_its_samples_and_completes(synt
     the check is on what must hold anyway: nothing logged is lost or counted twice, and the budget
     holds."""
     data = synthetic(400)
-    extra = ("--backend", "simulated", "--embedder", "hashing", "--continuous", "--budget", 4, "--engine-args",
-             '{"latency_s": 0.004, "slots": 8}')
+    extra = ("--backend", "simulated", "--embedder", "hashing", "--continuous", "--budget", 4,
+             "--simulated-latency-s", "0.004", "--simulated-slots", "8")
     out = tmp_path / "run"
     rng = random.Random(5)
     at_kill: list[bytes] = []

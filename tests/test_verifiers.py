@@ -56,7 +56,7 @@ def test_threshold_and_beta_rules():
 def test_label_free_run_votes_needs_no_answers_and_picks_the_majority(synthetic, tmp_path):
     records = [json.loads(line) for line in synthetic(40).read_text().splitlines()]
     unlabeled = write_jsonl(tmp_path / "unlabeled.jsonl", [{"id": r["id"], "question": r["question"]} for r in records])
-    result = run(config(unlabeled, tmp_path / "lf", {"name": "consistency", "min_votes": 2, "min_share": 0.6}))
+    result = run(config(unlabeled, tmp_path / "lf", {"name": "consistency", "options": {"min_votes": 2, "min_share": 0.6}}))
     summary = result.summary
     assert summary["verification"]["reads_references"] is False
     assert "label-free" in summary["coverage_kind"]
@@ -78,7 +78,7 @@ def test_label_free_run_votes_needs_no_answers_and_picks_the_majority(synthetic,
 
 
 def test_label_free_demonstrations_are_responses_that_gave_the_majority_answer(synthetic, tmp_path):
-    result = run(config(synthetic(40), tmp_path / "lf", {"name": "consistency", "min_votes": 2, "min_share": 0.6},
+    result = run(config(synthetic(40), tmp_path / "lf", {"name": "consistency", "options": {"min_votes": 2, "min_share": 0.6}},
                         budget=8))
     samples = pq.read_table(result.run_dir / "samples.parquet").to_pylist()
     final = {r["id"]: r["final_answer"] for r in result.results_table().to_pylist() if r["resolved"]}
@@ -102,7 +102,7 @@ def test_export_refuses_an_oracle_verified_run_unless_allowed(synthetic, tmp_pat
 
 
 def test_export_of_a_label_free_run_is_a_plain_submission(synthetic, tmp_path):
-    result = run(config(synthetic(20), tmp_path / "lf", {"name": "consistency", "min_votes": 2}))
+    result = run(config(synthetic(20), tmp_path / "lf", {"name": "consistency", "options": {"min_votes": 2}}))
     info = export_run(result.run_dir)
     lines = [json.loads(line) for line in (result.run_dir / "export" / "submission.jsonl").read_text().splitlines()]
     assert not info["oracle_verified"] and set(lines[0]) == {"id", "answer", "confidence", "votes", "answered_samples"}
@@ -141,7 +141,7 @@ def checker(tmp_path: Path, mode: str = "ok") -> str:
 
 def test_external_verifier_agrees_with_the_built_in_one(synthetic, tmp_path):
     data = synthetic(12)
-    verifier = {"name": "external", "command": checker(tmp_path), "options": {"send_reference": True}}
+    verifier = {"name": "external", "options": {"command": checker(tmp_path), "send_reference": True}}
     external = run(config(data, tmp_path / "ext", verifier, budget=3))
     builtin = run(config(data, tmp_path / "ref", budget=3))
     assert external.summary["verification"]["reads_references"] is True
@@ -157,8 +157,8 @@ def test_external_verifier_agrees_with_the_built_in_one(synthetic, tmp_path):
                                            ("garbage", "expected a JSON object")])
 def test_a_failing_external_verifier_stops_the_run_clearly_and_keeps_its_state(synthetic, tmp_path, mode, message):
     data = synthetic(6)
-    verifier = {"name": "external", "command": checker(tmp_path, mode), "timeout": 2,
-                "options": {"send_reference": True}}
+    verifier = {"name": "external", "timeout": 2,
+                "options": {"command": checker(tmp_path, mode), "send_reference": True}}
     with pytest.raises(VerifierError, match=message):
         run(config(data, tmp_path / "run", verifier, budget=3))
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
@@ -167,7 +167,7 @@ def test_a_failing_external_verifier_stops_the_run_clearly_and_keeps_its_state(s
     # failed on; that sample was kept, so a fixed verifier resumes without generating it again.
     assert (tmp_path / "run" / "pending-round.json").exists()
     assert not (tmp_path / "run" / "samples.jsonl").exists()  # nothing before it was verified
-    fixed = {**verifier, "command": checker(tmp_path, mode)}
+    fixed = {**verifier, "options": {**verifier["options"], "command": checker(tmp_path, mode)}}
     (tmp_path / f"check_{mode}.py").write_text(CHECKER.format(mode="ok"))
     resumed = run(config(data, tmp_path / "run", fixed, budget=3))
     assert resumed.summary["status"] == "complete"
@@ -197,7 +197,7 @@ def test_calibrated_cap_formula():
 
 def test_calibrated_stopping_spends_less_on_queries_that_agree(synthetic, tmp_path):
     data = synthetic(40)
-    verifier = {"name": "consistency", "min_votes": 5, "min_share": 0.9}
+    verifier = {"name": "consistency", "options": {"min_votes": 5, "min_share": 0.9}}
     fixed = run(config(data, tmp_path / "fixed", verifier, budget=8))
     calibrated = run(RunConfig.from_dict({
         **{k: v for k, v in fixed.summary["config"].items() if k != "output_dir"},
@@ -234,7 +234,7 @@ def test_an_extractor_that_reads_no_answer_is_a_warning_once_and_with_strict_an_
 
 def test_a_pool_floor_keeps_weakly_agreed_answers_out_and_score_reports_the_pools_pollution(synthetic, tmp_path):
     data = synthetic(60, seed=2)
-    label_free = {"name": "consistency", "min_votes": 2, "min_share": 0.5}
+    label_free = {"name": "consistency", "options": {"min_votes": 2, "min_share": 0.5}}
     loose = run(config(data, tmp_path / "loose", label_free))
     strict = run(config(data, tmp_path / "strict", label_free, retrieval={"embedder": "hashing", "pool_min_share": 0.99}))
     assert 0 < strict.summary["pool_size"] < loose.summary["pool_size"] <= loose.summary["resolved"]

@@ -29,7 +29,7 @@ def create_backend(config: "BackendConfig | None" = None, **fields) -> Backend:
     from ..config import BackendConfig
 
     config = replace(config or BackendConfig(), **fields)
-    backend = registry.get(config.name)(config)
+    backend = registry.plugin(config.name).create(config, registry.build_options(config.name, config.options))
     if not isinstance(backend, BackendBase):
         raise PluginContractError(
             f"the backend '{config.name}' built a {type(backend).__name__}, which does not subclass "

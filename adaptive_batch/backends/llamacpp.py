@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from typing import Any, Iterator, Optional, Sequence
 
+from ..config_fields import PluginOptions, doc, require
 from ..errors import MissingDependencyError, UserError
 from ..records import Completion, GenerationRequest
+from ..registry import Plugin
 from .activity import EngineActivity
 from .base import BackendBase
 
@@ -79,8 +82,30 @@ def prepare(model: Optional[str], backend_name: str):
     return llama_cpp, path
 
 
-def from_config(config) -> "LlamaCppBackend":
-    return LlamaCppBackend(config.model, config.n_ctx, config.n_threads, **dict(config.options))
+@dataclass(frozen=True)
+class LlamaCppEngineOptions(PluginOptions):
+    """What every in-process llama.cpp backend takes."""
+
+    n_ctx: int = doc(2048, "Context window in tokens (llama.cpp's own default, 512, is too small).")
+    n_threads: Optional[int] = doc(None, "CPU threads (default: all cores).")
+
+    def __post_init__(self) -> None:
+        require(self.n_ctx >= 128, f"n_ctx must be >= 128, got {self.n_ctx}")
+        require(self.n_threads is None or self.n_threads >= 1, f"n_threads must be >= 1, got {self.n_threads}")
+
+
+@dataclass(frozen=True)
+class LlamaCppOptions(LlamaCppEngineOptions):
+    chunk: int = doc(64, "Prompt tokens evaluated per batch; the prefix cache is reused only up to a whole aligned "
+                     "chunk, so every sample is computed identically whatever came before it.")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.chunk >= 1, f"chunk must be >= 1, got {self.chunk}")
+
+
+def from_config(config, options: LlamaCppOptions) -> "LlamaCppBackend":
+    return LlamaCppBackend(config.model, options.n_ctx, options.n_threads, chunk=options.chunk)
 
 
 class LlamaCppBackend(BackendBase):
@@ -210,3 +235,6 @@ class LlamaCppBackend(BackendBase):
         if isinstance(request.prompt, str):
             return self.count_tokens(request.prompt)
         return sum(self.count_tokens(m.get("content", "")) for m in request.prompt)
+
+
+PLUGIN = Plugin(from_config, LlamaCppOptions, "llama.cpp in this process, one sample at a time (the default)")

@@ -22,10 +22,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional, Sequence
 
+from ..config_fields import doc, require
 from ..errors import UserError
 from ..records import Completion, GenerationRequest
+from ..registry import Plugin
 from .base import BackendBase
-from .llamacpp import derived_seed, prepare
+from .llamacpp import LlamaCppEngineOptions, derived_seed, prepare
 
 
 @dataclass
@@ -44,8 +46,19 @@ class _Job:
     started_at: float = 0.0  # when its wave started (Unix time)
 
 
-def from_config(config) -> "LlamaCppBatchedBackend":
-    return LlamaCppBatchedBackend(config.model, config.n_ctx, config.n_threads, **dict(config.options))
+@dataclass(frozen=True)
+class LlamaCppBatchedOptions(LlamaCppEngineOptions):
+    parallel: int = doc(8, "Sequences decoded together, one token each per llama_decode call.")
+    n_batch: int = doc(512, "Most tokens in one llama_decode call.")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.parallel >= 1, f"parallel must be >= 1, got {self.parallel}")
+        require(self.n_batch >= 1, f"n_batch must be >= 1, got {self.n_batch}")
+
+
+def from_config(config, options: LlamaCppBatchedOptions) -> "LlamaCppBatchedBackend":
+    return LlamaCppBatchedBackend(config.model, options.n_ctx, options.n_threads, options.parallel, options.n_batch)
 
 
 class LlamaCppBatchedBackend(BackendBase):
@@ -253,3 +266,7 @@ def _common_prefix(sequences: list[list[int]]) -> int:
         if any(s[i] != token for s in sequences[1:]):
             return i
     return length
+
+
+PLUGIN = Plugin(from_config, LlamaCppBatchedOptions,
+                "llama.cpp in this process, many sequences decoded in one batch (CPU throughput)")

@@ -20,8 +20,12 @@ import time
 from collections import Counter
 from typing import Any, Iterator, Optional, Sequence
 
+from dataclasses import dataclass
+
+from ..config_fields import JSONObject, PluginOptions, doc, require
 from ..errors import BackendError, ConfigError, MissingDependencyError
 from ..records import Completion, GenerationRequest
+from ..registry import Plugin
 from .activity import EngineActivity
 from .base import BackendBase
 from .llamacpp import derived_seed
@@ -29,19 +33,42 @@ from .llamacpp import derived_seed
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
-def from_config(config) -> "OpenAIBackend":
-    urls = list(config.base_urls) or [u for u in [os.environ.get("OPENAI_BASE_URL")] if u]
+@dataclass(frozen=True)
+class OpenAIOptions(PluginOptions):
+    base_urls: tuple[str, ...] = doc(
+        (), "Server URL(s), e.g. http://127.0.0.1:8000/v1; several spread the load by least outstanding requests "
+        "(default: $OPENAI_BASE_URL).")
+    api_key_env: str = doc("OPENAI_API_KEY", "Environment variable that holds the server's API key.")
+    concurrency: int = doc(8, "Most requests in flight at once.")
+    request_timeout: float = doc(120.0, "Seconds before one HTTP request is abandoned and retried.")
+    max_retries: int = doc(5, "Retries per request on 429, 5xx, timeouts and dropped connections.")
+    backoff_base: float = doc(0.5, "Seconds of the first retry's backoff (doubled each retry, full jitter).")
+    backoff_cap: float = doc(30.0, "Most seconds of one backoff.")
+    omit_top_k: bool = doc(False, "Leave top_k out of requests (an extension some servers refuse).")
+    extra_body: JSONObject = doc((), "More request fields as a JSON object, e.g. '{\"repeat_penalty\": 1.0}'.")
+
+    def __post_init__(self) -> None:
+        require(self.concurrency >= 1, f"concurrency must be >= 1, got {self.concurrency}")
+        require(self.request_timeout > 0, f"request_timeout must be > 0, got {self.request_timeout}")
+        require(0 <= self.max_retries <= 100, f"max_retries must be in [0, 100], got {self.max_retries}")
+        require(self.backoff_base >= 0 and self.backoff_cap >= 0, "backoff_base and backoff_cap must be >= 0")
+
+
+def from_config(config, options: OpenAIOptions) -> "OpenAIBackend":
+    urls = list(options.base_urls) or [u for u in [os.environ.get("OPENAI_BASE_URL")] if u]
     if not urls:
-        raise ConfigError("the openai backend needs a server: give --base-urls or set OPENAI_BASE_URL")
-    options = dict(config.options)
+        raise ConfigError("the openai backend needs a server: give --openai-base-urls or set OPENAI_BASE_URL")
     return OpenAIBackend(
         base_urls=urls,
         model=config.model,
-        api_key=os.environ.get(config.api_key_env),
-        concurrency=config.concurrency,
-        timeout=config.request_timeout,
-        max_retries=config.max_retries,
-        **options,
+        api_key=os.environ.get(options.api_key_env),
+        concurrency=options.concurrency,
+        timeout=options.request_timeout,
+        max_retries=options.max_retries,
+        backoff_base=options.backoff_base,
+        backoff_cap=options.backoff_cap,
+        send_top_k=not options.omit_top_k,
+        extra_body=dict(options.extra_body) or None,
     )
 
 
@@ -281,3 +308,6 @@ def _run_sync(coroutine):
     if "error" in result:
         raise result["error"]
     return result["value"]
+
+
+PLUGIN = Plugin(from_config, OpenAIOptions, "any OpenAI-compatible server (vLLM serve, SGLang, llama.cpp's server)")

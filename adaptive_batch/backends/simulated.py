@@ -28,9 +28,12 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
 from typing import Any, Iterator, Sequence
 
+from ..config_fields import PluginOptions, doc, require
 from ..records import Completion, GenerationRequest
+from ..registry import Plugin
 from .activity import EngineActivity
 from .base import BackendBase
 
@@ -43,13 +46,29 @@ def _uniform(*parts: object) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
-def from_config(config) -> "SimulatedBackend":
-    return SimulatedBackend(**dict(config.options))
+@dataclass(frozen=True)
+class SimulatedOptions(PluginOptions):
+    boost: float = doc(0.25, "How much each same-topic demonstration raises p: p' = 1 - (1 - p)(1 - boost).")
+    skill: float = doc(0.0, "A stronger model (an escalation target): p' = 1 - (1 - p)(1 - skill).")
+    latency_s: float = doc(0.0, "Mean seconds a request occupies a slot (0: no timing, one slot).")
+    latency_sigma: float = doc(0.8, "Spread of the log-normal latency.")
+    slots: int = doc(8, "Requests served at once when latency_s > 0.")
+    parameters: int = doc(1_000_000, "The parameter count it declares, for FLOPs.")
+    useless_demos: bool = doc(False, "Demonstrations do not raise p (they still lengthen the prompt).")
+
+    def __post_init__(self) -> None:
+        require(0 <= self.boost <= 1 and 0 <= self.skill <= 1, "boost and skill must be in [0, 1]")
+        require(self.latency_s >= 0, f"latency_s must be >= 0, got {self.latency_s}")
+        require(self.slots >= 1, f"slots must be >= 1, got {self.slots}")
+
+
+def from_config(config, options: SimulatedOptions) -> "SimulatedBackend":
+    return SimulatedBackend(**asdict(options))
 
 
 class SimulatedBackend(BackendBase):
     def __init__(self, boost: float = 0.25, skill: float = 0.0, latency_s: float = 0.0, latency_sigma: float = 0.8,
-                 slots: int = 8, parameters: int = 1_000_000, useless_demos: bool = False, **_: object):
+                 slots: int = 8, parameters: int = 1_000_000, useless_demos: bool = False):
         # skill models a stronger model (an escalation target): p' = 1 - (1 - p) * (1 - skill).
         self.boost, self.skill = boost, skill
         self.latency_s, self.latency_sigma = latency_s, latency_sigma
@@ -154,3 +173,6 @@ def synthetic_queries(n: int, seed: int = 0, topics: int = 20) -> list[dict]:
         answer = {"+": a + b, "-": a - b, "*": a * b}[op]
         records.append({"id": f"syn-{i}", "question": question, "answer": str(answer)})
     return records
+
+
+PLUGIN = Plugin(from_config, SimulatedOptions, "a documented stand-in for a model, for scheduling tests and scale runs")

@@ -5,25 +5,34 @@ seed (old vLLM versions gave all n samples of one request a single seed), so pre
 on by default, makes the shared demonstrations and question nearly free. Engine arguments
 (``tensor_parallel_size``, ``pipeline_parallel_size``, ``data_parallel_size``,
 ``gpu_memory_utilization``, ``max_model_len``, ``dtype``, ``quantization``, ...) pass through
-from ``--engine-args``. Chat prompts are rendered with the model's own chat template.
+from ``--vllm-engine-args``. Chat prompts are rendered with the model's own chat template.
 """
 
 from __future__ import annotations
 
 import time
 
+from dataclasses import dataclass
 from typing import Any, Sequence
 
+from ..config_fields import JSONObject, PluginOptions, doc
 from ..errors import MissingDependencyError, UserError
 from ..records import Completion, GenerationRequest
+from ..registry import Plugin
 from .base import BackendBase
 from .llamacpp import derived_seed
 
 
-def from_config(config) -> "VLLMBackend":
+@dataclass(frozen=True)
+class VLLMOptions(PluginOptions):
+    engine_args: JSONObject = doc(
+        (), "vllm.LLM arguments as a JSON object, e.g. '{\"tensor_parallel_size\": 2, \"max_model_len\": 4096}'.")
+
+
+def from_config(config, options: VLLMOptions) -> "VLLMBackend":
     if not config.model:
         raise UserError("the vllm backend needs --model (a Hugging Face model directory or name)")
-    return VLLMBackend(config.model, **dict(config.options))
+    return VLLMBackend(config.model, **dict(options.engine_args))
 
 
 class VLLMBackend(BackendBase):
@@ -99,3 +108,4 @@ class VLLMBackend(BackendBase):
         return self._tokenizer_().apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
 
 
+PLUGIN = Plugin(from_config, VLLMOptions, "vLLM's offline engine on a GPU (pip install 'adaptive-batch[vllm]')")

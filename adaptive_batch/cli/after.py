@@ -27,6 +27,7 @@ def verify_command(
     from ..scoring import read_responses, verify_responses
 
     given = cli_options.overrides(options, ("data", "verifier"))
+    cli_options.place_plugin_options(given, options, ("verifier",))
     data_config = DataConfig.from_dict({**given.get("data", {}), "path": data})
     verifier = VerifierConfig.from_dict(given.get("verifier", {}))
     verdicts = verify_responses(read_responses(responses), data_config, verifier)

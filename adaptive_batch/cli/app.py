@@ -68,6 +68,9 @@ def _options(
 
 def main() -> None:
     try:
+        from .options import select_plugins
+
+        select_plugins(sys.argv[1:])  # --help shows the options of the plugins the command line names
         app()
     except UserError as error:  # raised outside a command, e.g. while parsing
         console().print(f"error: {error}")

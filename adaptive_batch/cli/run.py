@@ -111,6 +111,7 @@ def resolve_config(data: Optional[str], config_file: Optional[str], options: dic
 
         base = merge(load_task(task).settings, base)
     merged = merge(base, given)
+    cli_options.place_plugin_options(merged, options)
     merged.setdefault("data", {}).setdefault("path", "")
     return RunConfig.from_dict(merged), merged
 

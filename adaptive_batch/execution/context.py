@@ -28,7 +28,7 @@ from retrieval import DemonstrationPool, create_embedder
 
 from ..backends import Backend, create_backend
 from ..cache import ResponseCache
-from ..config import RunConfig
+from ..config import RunConfig, upgrade_saved_config
 from ..costs import CostModel
 from ..dataset import dataset_fingerprint, load_queries
 from ..errors import ConfigError
@@ -157,7 +157,7 @@ def _open_run_dir(config: RunConfig, run_dir: Path, engines, repair: bool):
     defaults = {"config": type(config)(data=config.data).to_dict()}
     for key in UNCHECKED_ON_RESUME:
         defaults["config"].pop(key, None)
-    resuming = prepare_run_dir(run_dir, manifest, defaults, repair=repair)
+    resuming = prepare_run_dir(run_dir, manifest, defaults, repair=repair, upgrade=upgrade_saved_config)
     log = SampleLog(run_dir)
     logged = log.load(repair=repair) if resuming else {}
     warnings = [f"{log.path}: {log.duplicates_dropped} duplicate record(s) collapsed"] if log.duplicates_dropped else []
@@ -200,7 +200,9 @@ def _engines(config: RunConfig, backend: Backend, given: Optional[Backend]) -> E
         name = escalation.backend or config.backend.name
         model = escalation.model or config.backend.model
         same = name == config.backend.name and model == config.backend.model
-        given = backend if same else create_backend(replace(config.backend, name=name, model=model))
+        # Another plugin takes its own options; the same plugin with another model shares the main one's.
+        options = config.backend.options if name == config.backend.name else escalation.options
+        given = backend if same else create_backend(replace(config.backend, name=name, model=model, options=options))
     engines["escalated"] = (given, escalated_params)
     return engines
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from phases import RunState, total_budget
 
-from ..config import DataConfig, PriceConfig, ScheduleConfig, VerifierConfig
+from ..config import DataConfig, PriceConfig, ScheduleConfig, VerifierConfig, upgrade_saved_config
 from ..costs import compute_figures
 from ..dataset import load_queries
 from ..errors import UserError
@@ -28,7 +28,7 @@ def log_view_parts(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]],
         manifest = json.loads((run_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"{run_dir} is not a run directory: {MANIFEST_NAME} is missing") from None
-    config = manifest["config"]
+    config = upgrade_saved_config(manifest["config"])
     verifier = create_verifier(VerifierConfig.from_dict(config["verifier"]))
     queries = load_queries(DataConfig.from_dict(config["data"]))
     schedule = ScheduleConfig.from_dict(config["schedule"])

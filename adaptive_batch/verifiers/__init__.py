@@ -35,7 +35,7 @@ Verifier = VerifierBase
 
 def create_verifier(config) -> Verifier:
     """The verifier that ``config`` (a ``VerifierConfig``) names, built by its registered factory."""
-    verifier = verifiers.create(config.name, config)
+    verifier = verifiers.plugin(config.name).create(config, verifiers.build_options(config.name, config.options))
     if not isinstance(verifier, VerifierBase):
         raise PluginContractError(
             f"the verifier '{config.name}' built a {type(verifier).__name__}, which does not subclass "

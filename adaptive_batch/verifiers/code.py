@@ -11,9 +11,12 @@ isolation.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
+from ..config_fields import PluginOptions, doc, require
 from ..errors import UserError
 from ..records import Query, Verdict
+from ..registry import Plugin
 from ..sandbox import Limits, Program, run_untrusted, sandbox_level
 from .base import VerifierBase
 
@@ -43,5 +46,16 @@ class CodeVerifier(VerifierBase):
         return Verdict(result.passed, None, detail=result.detail)
 
 
-def from_config(config) -> CodeVerifier:
-    return CodeVerifier(config.timeout, config.memory_mb)
+@dataclass(frozen=True)
+class CodeOptions(PluginOptions):
+    memory_mb: int = doc(1024, "Address-space limit of the sandboxed process, in MiB.")
+
+    def __post_init__(self) -> None:
+        require(self.memory_mb >= 64, f"memory_mb must be >= 64, got {self.memory_mb}")
+
+
+def from_config(config, options: CodeOptions) -> CodeVerifier:
+    return CodeVerifier(config.timeout, options.memory_mb)
+
+
+PLUGIN = Plugin(from_config, CodeOptions, "oracle: the dataset's unit tests, run in the sandbox")

@@ -17,11 +17,13 @@ stored as a demonstration is one that gave it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from math import comb, sqrt
-from typing import Sequence
+from typing import Literal, Sequence
 
+from ..config_fields import PluginOptions, doc, require
 from ..records import Query, Verdict
-from ..registry import extractors
+from ..registry import Plugin, extractors
 from .base import VerifierBase, as_extractor
 
 
@@ -83,6 +85,27 @@ class ConsistencyVerifier(VerifierBase):
         return max(0.0, (centre - spread) / (1 + z * z / n))
 
 
-def from_config(config) -> ConsistencyVerifier:
-    return ConsistencyVerifier(config.extractor, config.min_votes, config.min_share, config.stopping,
-                               config.confidence, config.max_votes)
+@dataclass(frozen=True)
+class ConsistencyOptions(PluginOptions):
+    min_votes: int = doc(3, "Votes the top answer needs before its query counts as resolved.")
+    min_share: float = doc(0.5, "Share of the answered samples the top answer needs.")
+    stopping: Literal["threshold", "beta"] = doc(
+        "threshold", "threshold (min-votes and min-share) or beta (Adaptive-Consistency: stop when "
+        "P(p_top > p_second | votes) >= confidence, at most max-votes samples).")
+    confidence: float = doc(0.95, "With beta stopping: the posterior probability to reach.")
+    max_votes: int = doc(40, "Most samples any query gets (caps the per-query budget too).")
+
+    def __post_init__(self) -> None:
+        require(self.min_votes >= 1, f"min_votes must be >= 1, got {self.min_votes}")
+        require(0 < self.min_share <= 1, f"min_share must be in (0, 1], got {self.min_share}")
+        require(self.stopping in ("threshold", "beta"), f"stopping must be threshold or beta, got '{self.stopping}'")
+        require(0.5 < self.confidence < 1, f"confidence must be in (0.5, 1), got {self.confidence}")
+        require(self.max_votes >= 1, f"max_votes must be >= 1, got {self.max_votes}")
+
+
+def from_config(config, options: ConsistencyOptions) -> ConsistencyVerifier:
+    return ConsistencyVerifier(config.extractor, options.min_votes, options.min_share, options.stopping,
+                               options.confidence, options.max_votes)
+
+
+PLUGIN = Plugin(from_config, ConsistencyOptions, "label-free: a query is resolved when its samples agree")

@@ -4,7 +4,7 @@ For each response the program is started once, gets one JSON object on stdin::
 
     {"id": ..., "question": ..., "response": ..., "answer": <extracted or null>, "extra": {...}}
 
-(plus ``"reference"`` when ``--verifier-args '{"send_reference": true}'`` is given, which makes
+(plus ``"reference"`` when ``--external-send-reference`` is given, which makes
 the run oracle-verified) and must print one JSON object on stdout::
 
     {"passed": true, "score": 0.7, "answer": "42", "detail": "..."}
@@ -21,11 +21,13 @@ import os
 import shlex
 import signal
 import subprocess
+from dataclasses import dataclass
 from typing import Any, Optional
 
+from ..config_fields import PluginOptions, doc
 from ..errors import ConfigError, VerifierError
 from ..records import Query, Verdict
-from ..registry import extractors
+from ..registry import Plugin, extractors
 from .base import VerifierBase, as_extractor
 
 _STDERR_TAIL = 600
@@ -36,7 +38,7 @@ class ExternalVerifier(VerifierBase):
                  send_reference: bool = False):
         self.argv = shlex.split(command)
         if not self.argv:
-            raise ConfigError("the external verifier needs --verifier-command, e.g. 'python check.py'")
+            raise ConfigError("the external verifier needs --external-command, e.g. 'python check.py'")
         self.command = command
         self.timeout_s = timeout_s
         self._extract = as_extractor(extractors.get(extractor)) if extractor else None
@@ -101,11 +103,18 @@ def _kill_group(process: subprocess.Popen) -> None:
     process.communicate()
 
 
-def from_config(config) -> ExternalVerifier:
-    options = dict(config.options)
-    unknown = set(options) - {"send_reference"}
-    if unknown:
-        raise ConfigError(f"unknown external verifier argument(s): {', '.join(sorted(unknown))} (known: send_reference)")
-    if not config.command:
-        raise ConfigError("the external verifier needs --verifier-command, e.g. 'python check.py'")
-    return ExternalVerifier(config.command, config.timeout, config.extractor, bool(options.get("send_reference")))
+@dataclass(frozen=True)
+class ExternalOptions(PluginOptions):
+    command: Optional[str] = doc(
+        None, "The program to run, e.g. 'python check.py'; it reads one JSON object per call on stdin and writes "
+        "{\"passed\": bool, \"score\": float?, \"answer\": str?} on stdout.")
+    send_reference: bool = doc(False, "Send the reference answer too (the run is then oracle-verified).")
+
+
+def from_config(config, options: ExternalOptions) -> ExternalVerifier:
+    if not options.command:
+        raise ConfigError("the external verifier needs --external-command, e.g. 'python check.py'")
+    return ExternalVerifier(options.command, config.timeout, config.extractor, options.send_reference)
+
+
+PLUGIN = Plugin(from_config, ExternalOptions, "your own program decides each sample")

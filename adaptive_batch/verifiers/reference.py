@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
+from ..config_fields import PluginOptions, doc, require
 from ..errors import UserError
 from ..records import Query, Verdict
-from ..registry import extractors
+from ..registry import Plugin, extractors
 from .base import VerifierBase, as_extractor
 from .extractors import extract_choice, find_boxed, parse_reference
 
@@ -78,5 +80,16 @@ class ReferenceVerifier(VerifierBase):
         return parse_reference(answer)
 
 
-def from_config(config) -> ReferenceVerifier:
-    return ReferenceVerifier(config.extractor, tolerance=config.tolerance, timeout=config.timeout)
+@dataclass(frozen=True)
+class ReferenceOptions(PluginOptions):
+    tolerance: float = doc(1e-6, "Relative (and absolute) tolerance of numeric comparison.")
+
+    def __post_init__(self) -> None:
+        require(self.tolerance >= 0, f"tolerance must be >= 0, got {self.tolerance}")
+
+
+def from_config(config, options: ReferenceOptions) -> ReferenceVerifier:
+    return ReferenceVerifier(config.extractor, tolerance=options.tolerance, timeout=config.timeout)
+
+
+PLUGIN = Plugin(from_config, ReferenceOptions, "oracle: the dataset's reference answers")
