@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from adaptive_batch import RunConfig
+from adaptive_batch.config import upgrade_saved_config
 from adaptive_batch.backends.llamacpp import default_model_path
 from adaptive_batch.dataset import load_queries
 from adaptive_batch.prompts import PromptBuilder
@@ -29,8 +30,10 @@ CHUNK = 64  # the llamacpp backend's default alignment
 
 
 def evaluated_tokens(run_dir: Path, tokenize) -> dict:
+    """Prompt tokens and the tokens the backend's rule would evaluate, in log order and with each
+    round's prompts sorted by their tokens (what a prefix-ordering engine would serve)."""
     manifest = json.loads((run_dir / "run.json").read_text())
-    config = RunConfig.from_dict(manifest["config"])
+    config = RunConfig.from_dict(upgrade_saved_config(manifest["config"]))
     builder = PromptBuilder(config.prompt, canonical=create_verifier(config.verifier).canonical)
     queries = {q.id: q for q in load_queries(config.data)}
     rows = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines() if line.strip()]
@@ -38,23 +41,29 @@ def evaluated_tokens(run_dir: Path, tokenize) -> dict:
     for r in rows:
         if r["passed"]:
             passing.setdefault(r["query_id"], r["text"])
-    previous: list[int] = []
-    valid = 0
-    out = {"samples": len(rows), "prompt_tokens": 0, "evaluated": 0}
+    prompts = []
     for r in rows:
         demos = [Demonstration(d, queries[d].question, passing[d], 0.0) for d in r["demo_ids"]]
-        tokens = tokenize(builder.prompt_for(queries[r["query_id"]].question, demos))
+        prompts.append((r["round"], tokenize(builder.prompt_for(queries[r["query_id"]].question, demos))))
+    out = {"samples": len(rows), "prompt_tokens": sum(len(t) for _, t in prompts)}
+    for name, order in (("log_order", prompts), ("sorted_within_round", sorted(prompts))):
+        evaluated = _evaluated([tokens for _, tokens in order])
+        out[name] = {"evaluated": evaluated, "evaluated_share": round(evaluated / out["prompt_tokens"], 4)}
+    return out
+
+
+def _evaluated(sequence: list[list[int]]) -> int:
+    previous: list[int] = []
+    valid = total = 0
+    for tokens in sequence:
         common = 0
         for cached, new in zip(previous[:valid], tokens):
             if cached != new:
                 break
             common += 1
-        reused = (min(common, len(tokens) - 1) // CHUNK) * CHUNK
-        out["prompt_tokens"] += len(tokens)
-        out["evaluated"] += len(tokens) - reused
+        total += len(tokens) - (min(common, len(tokens) - 1) // CHUNK) * CHUNK
         previous, valid = tokens, (len(tokens) // CHUNK) * CHUNK
-    out["evaluated_share"] = round(out["evaluated"] / out["prompt_tokens"], 4)
-    return out
+    return total
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from adaptive_batch import ConfigError, RunConfig, run
+from adaptive_batch.backends import create_backend
 from adaptive_batch.backends.simulated import SimulatedBackend, synthetic_queries
 from adaptive_batch.costs import CostModel, PriceTable, compute_figures
 
@@ -119,13 +120,33 @@ def test_llamacpp_reports_the_prefix_it_reused_and_counts_prompts_exactly(real_b
     first = shared + "Question: Ann has 3 cats and 4 dogs. How many pets does she have?\nAnswer:"
     second = shared + "Question: A box holds 5 pens. How many pens are in 3 boxes?\nAnswer:"
     real_backend.generate([GenerationRequest("unrelated text to clear the cache", params, seed=1)])
-    (a,), (b,) = real_backend.generate([GenerationRequest(first, params, seed=2), GenerationRequest(second, params, seed=3)])
+    ((a,),) = real_backend.generate([GenerationRequest(first, params, seed=2)])
+    ((b,),) = real_backend.generate([GenerationRequest(second, params, seed=3)])
     assert a.cached_tokens == 0  # nothing in common with the request before it
     common = real_backend.prompt_tokens(shared)  # the shared text's tokens (its last may merge on)
     assert 0 < b.cached_tokens <= common and b.cached_tokens % real_backend.chunk == 0  # aligned reuse
     assert b.cached_tokens >= (common - 1) // real_backend.chunk * real_backend.chunk  # every whole chunk reused
     assert real_backend.prompt_tokens(first) == a.prompt_tokens and real_backend.prompt_tokens(second) == b.prompt_tokens
     assert a.engine_s > 0 and b.engine_s > 0
+
+
+def test_llamacpp_serves_a_batch_in_prefix_order_for_more_reuse_and_the_same_samples(real_backend):
+    """Prompts of two kinds, interleaved (as a round's queries with different demonstrations are):
+    served as given, no prompt shares a whole chunk with the one before; in prefix order, each
+    kind's prompts follow each other and reuse their shared part. The samples are the same."""
+    from adaptive_batch.records import GenerationRequest, SamplingParams
+
+    params = SamplingParams(0.8, 0.95, 40, 8, ("\n\n",))
+    kinds = ["Question: Ann has 3 cats. How many legs do they have?\nAnswer: 3 * 4\n\n" * 5,
+             "Question: A box holds 5 pens. How many pens are in 3 boxes?\nAnswer: 5 * 3\n\n" * 5]
+    asked = [f"{kinds[i % 2]}Question: What is {i} plus {i + 1}?\nAnswer:" for i in range(6)]
+    requests = [GenerationRequest(prompt, params, seed=10 + i) for i, prompt in enumerate(asked)]
+    given = create_backend(options={"serve_order": "given"})
+    in_order, by_prefix = given.generate(requests), real_backend.generate(requests)
+    assert real_backend.serving_order(requests) == [0, 2, 4, 1, 3, 5] or real_backend.serving_order(requests) == [1, 3, 5, 0, 2, 4]
+    assert [o[0].text for o in in_order] == [o[0].text for o in by_prefix]
+    assert sum(o[0].cached_tokens for o in in_order) == 0
+    assert sum(o[0].cached_tokens for o in by_prefix) >= 4 * real_backend.chunk
 
 
 class _UsageServer(BaseHTTPRequestHandler):

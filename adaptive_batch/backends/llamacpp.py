@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterator, Literal, Optional, Sequence
 
 from ..config_fields import PluginOptions, doc, require
 from ..errors import MissingDependencyError, UserError
@@ -98,6 +98,10 @@ class LlamaCppEngineOptions(PluginOptions):
 class LlamaCppOptions(LlamaCppEngineOptions):
     chunk: int = doc(64, "Prompt tokens evaluated per batch; the prefix cache is reused only up to a whole aligned "
                      "chunk, so every sample is computed identically whatever came before it.")
+    serve_order: Literal["prefix", "given"] = doc(
+        "prefix", "prefix: a batch's prompts are served sorted by their tokens, so each shares the longest prefix "
+        "with the one before it and more of it comes from the cache (samples are the same either way); given: in "
+        "the order planned.")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -105,7 +109,8 @@ class LlamaCppOptions(LlamaCppEngineOptions):
 
 
 def from_config(config, options: LlamaCppOptions) -> "LlamaCppBackend":
-    return LlamaCppBackend(config.model, options.n_ctx, options.n_threads, chunk=options.chunk)
+    return LlamaCppBackend(config.model, options.n_ctx, options.n_threads, chunk=options.chunk,
+                           serve_order=options.serve_order)
 
 
 class LlamaCppBackend(BackendBase):
@@ -127,6 +132,7 @@ class LlamaCppBackend(BackendBase):
         n_ctx: int = 2048,
         n_threads: Optional[int] = None,
         chunk: int = 64,
+        serve_order: str = "prefix",
         **engine_args: Any,
     ):
         llama_cpp, path = prepare(model, "llamacpp")
@@ -141,7 +147,7 @@ class LlamaCppBackend(BackendBase):
             verbose=False,
             **engine_args,
         )
-        self.chunk = chunk
+        self.chunk, self.serve_order = chunk, serve_order
         self._valid_upto = 0  # cached positions below this were computed as whole aligned chunks
         self.n_ctx = n_ctx
         self.model_id = f"llamacpp:{os.path.basename(path)}"
@@ -163,16 +169,31 @@ class LlamaCppBackend(BackendBase):
         return int(llama_cpp.llama_model_n_params(self._llm.model))
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
-        return [out for _, out in self.stream(requests)]
+        results: list[list[Completion]] = [[] for _ in requests]
+        for index, out in self.stream(requests):
+            results[index] = out
+        return results
 
     def stream(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, list[Completion]]]:
-        """One request at a time, in order; each is handed over as soon as it is done."""
-        for index, request in enumerate(requests):
+        """One request at a time, each handed over as soon as it is done, in ``serving_order``."""
+        for index in self.serving_order(requests):
+            request = requests[index]
             # One engine, one request at a time: the activity meter sees each call as busy time.
             with self.activity.request():
                 seeds = [derived_seed(request.seed, i) if i else request.seed for i in range(request.n)]
                 out = [self._one(request, seed) for seed in seeds]
             yield index, out
+
+    def serving_order(self, requests: Sequence[GenerationRequest]) -> list[int]:
+        """The order the requests are served in. With ``prefix``, sorted by their prompts' tokens (chat
+        prompts, whose formatting happens inside llama-cpp-python, first, as given): neighbours then share
+        their longest prefixes, e.g. the same demonstrations. Safe because the cache is reused only at
+        aligned chunk boundaries, so a sample does not depend on the one served before it."""
+        if self.serve_order == "given":
+            return list(range(len(requests)))
+        keys = [self._llm.tokenize(r.prompt.encode("utf-8"), special=True) if isinstance(r.prompt, str) else []
+                for r in requests]
+        return sorted(range(len(requests)), key=lambda i: (keys[i], i))
 
     def stats(self) -> dict:
         return {"engine": self.activity.stats()}
