@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from .config import DataConfig
-from .errors import DatasetError
+from .errors import DatasetError, PluginContractError
 from .records import Query
-from .registry import datasets
+from .registry import DatasetAdapter, datasets
 
 
 def load_queries(config: DataConfig, require_answers: bool = False) -> list[Query]:
@@ -20,11 +20,11 @@ def load_queries(config: DataConfig, require_answers: bool = False) -> list[Quer
 
     With the default ``jsonl`` adapter: ids come from ``id_field`` or, where a line has none,
     from its line number; numbers are accepted as ids and answers and kept as text. Another
-    adapter (``humaneval``, or one registered in ``adaptive_batch.datasets``) is a callable
-    ``(DataConfig) -> list[Query]``.
+    adapter (``humaneval``, or one registered in ``adaptive_batch.datasets``) is a
+    ``DatasetAdapter`` whose ``load(DataConfig)`` gives the queries.
     """
     if config.adapter != "jsonl":
-        return datasets.create(config.adapter, config)
+        return _adapter(config.adapter).load(config)
     path = Path(config.path)
     kind = table_format(path, config.format)
     rows = _jsonl_rows(path, config) if kind == "jsonl" else _table_rows(path, config, kind)
@@ -137,7 +137,7 @@ def dataset_fingerprint(config: DataConfig) -> str:
     """SHA-256 of the dataset file, recorded so a resume can tell the data changed."""
     path = Path(config.path)
     if config.adapter != "jsonl":
-        resolve = getattr(datasets.get(config.adapter), "resolve_path", None)
+        resolve = _adapter(config.adapter).resolve_path
         if resolve is not None:
             path = resolve(config.path)
         elif not config.path:
@@ -179,3 +179,11 @@ def _text_field(path: Path, number: int, record: dict, name: str, required: bool
     if required and not text.strip():
         raise DatasetError(str(path), "empty text", number, name)
     return text
+
+
+def _adapter(name: str) -> DatasetAdapter:
+    found = datasets.get(name)
+    if not isinstance(found, DatasetAdapter):
+        raise PluginContractError(f"the dataset adapter '{name}' is registered as a {type(found).__name__}, not an "
+                                  "adaptive_batch.registry.DatasetAdapter (its load and resolve_path)")
+    return found

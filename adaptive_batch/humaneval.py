@@ -15,6 +15,7 @@ from pathlib import Path
 from .dataset import selected_lines
 from .errors import DatasetError, MissingDependencyError
 from .records import Query
+from .registry import DatasetAdapter
 
 FIELDS = ("task_id", "prompt", "test", "entry_point")
 
@@ -57,4 +58,4 @@ def load_humaneval(config) -> list[Query]:
     return queries
 
 
-load_humaneval.resolve_path = resolve_path  # type: ignore[attr-defined]
+ADAPTER = DatasetAdapter(load_humaneval, resolve_path)

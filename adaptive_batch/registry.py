@@ -84,6 +84,15 @@ class Registry:
         return self.plugin(name).options.from_dict(dict(table), f"{self.kind} {name} options")
 
 
+@dataclass(frozen=True)
+class DatasetAdapter:
+    """A dataset adapter as its entry point names it: ``load(data_config) -> list[Query]``, and where
+    its data lies (``resolve_path(path)``, for the run's fingerprint) when it ships the data itself."""
+
+    load: Callable[[Any], list]
+    resolve_path: Callable[[str], Any] | None = None
+
+
 backends = Registry("backend", "adaptive_batch.backends")
 verifiers = Registry("verifier", "adaptive_batch.verifiers")
 extractors = Registry("extractor", "adaptive_batch.extractors")
