@@ -11,14 +11,22 @@ index), so it estimates the model's own pass@k for k up to the warm-up size, wha
   so it is unbiased for the same probability. (Chen's estimator on such samples would not be:
   a query gets its later samples only because its earlier ones failed.)
 
+maj@k, the accuracy of the majority answer of k samples (ties broken at random, samples without an
+answer abstaining), comes from the same uniform samples where the warm-up is drawn whole: exactly
+the mean over every k of a query's n samples (``maj_at_k``). A label-free run has it from ``score``
+(its references come after the run); an oracle run whose warm-up is drawn whole has it in its
+summary (an answer is right where its samples passed).
+
 Each is averaged over queries, with a 95% normal interval over queries. Only oracle verifiers
-(a sample passes or fails against a reference) have pass@k; label-free runs report none.
+(a sample passes or fails against a reference) have pass@k in the summary; label-free runs report
+none there.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Optional
+from collections import Counter
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -58,8 +66,63 @@ def warmup_pass_at_k(samples: Iterable[dict[str, Any]], warmup: int,
             out[f"pass@{k}"] = _interval(values)
     how = ("a pass among a query's first k samples (its warm-up stopped at its first pass)" if stops_at_first_pass
            else "Chen et al.'s unbiased estimator over each query's warm-up samples")
-    return {**out, "produced_by": f"the warm-up's base-prompt samples (up to {warmup} per query): {how}; mean over "
-            "queries with a 95% normal interval"} if out else None
+    produced_by = (f"the warm-up's base-prompt samples (up to {warmup} per query): {how}; mean over queries with a "
+                   "95% normal interval")
+    return {name: {**figure, "produced_by": produced_by} for name, figure in out.items()} or None
+
+
+def maj_at_k(answers: Sequence[Optional[str]], correct: Callable[[str], bool], k: int) -> float:
+    """The mean, over every k of these n samples, of whether their majority answer is right: ties
+    between top answers count as the share of them that is right (a random tie-break), samples
+    without an answer (None) do not vote, and k samples without any answer are wrong. Exact."""
+    n = len(answers)
+    if not 1 <= k <= n:
+        raise ValueError(f"k must be in [1, {n}], got {k}")
+    counts = Counter(a for a in answers if a is not None)
+    silent = n - sum(counts.values())
+    total = 0.0
+    for answer, own in counts.items():
+        if not correct(answer):
+            continue
+        others = [c for a, c in counts.items() if a != answer]
+        for j in range(1, min(own, k) + 1):
+            # Ways the other k - j samples leave this answer on top with t others tied: {(size, t): ways}.
+            ways: dict[tuple[int, int], int] = {(x, 0): math.comb(silent, x) for x in range(min(silent, k - j) + 1)}
+            for c in others:
+                grown: dict[tuple[int, int], int] = {}
+                for (size, ties), w in ways.items():
+                    for x in range(min(c, j, k - j - size) + 1):
+                        key = (size + x, ties + (x == j))
+                        grown[key] = grown.get(key, 0) + w * math.comb(c, x)
+                ways = grown
+            total += math.comb(own, j) * sum(w / (1 + ties) for (size, ties), w in ways.items() if size == k - j)
+    return total / math.comb(n, k)
+
+
+def warmup_maj_at_k(samples: Iterable[dict[str, Any]], warmup: int,
+                    correct: Callable[[str, str], bool]) -> Optional[dict[str, Any]]:
+    """maj@1 .. maj@warmup with intervals from each query's warm-up samples (rows of samples.parquet),
+    where every query has its whole warm-up; ``correct(query_id, answer)`` judges an answer."""
+    by_query: dict[str, list[tuple[int, Optional[str]]]] = {}
+    for s in samples:
+        if s["phase"] == "warmup" and s["error"] is None and s.get("engine", "main") == "main":
+            by_query.setdefault(s["query_id"], []).append((s["sample_index"], s["answer"]))
+    if not by_query or any(len(rows) < warmup for rows in by_query.values()):
+        return None  # a warm-up cut short (stopped at a pass, or by agreement) is no uniform sample
+    out = {}
+    for k in range(1, warmup + 1):
+        values = [maj_at_k([a for _, a in sorted(rows)[:warmup]], lambda answer, q=q: correct(q, answer), k)
+                  for q, rows in by_query.items()]
+        out[f"maj@{k}"] = _interval(values)
+    produced_by = (f"the warm-up's base-prompt samples ({warmup} per query): the majority answer's accuracy over "
+                   "every k of them, ties split; mean over queries with a 95% normal interval")
+    return {name: {**figure, "produced_by": produced_by} for name, figure in out.items()}
+
+
+def oracle_maj_at_k(samples: list[dict[str, Any]], warmup: int) -> Optional[dict[str, Any]]:
+    """maj@k of an oracle run: an answer is right where a sample that gave it passed."""
+    right = {(s["query_id"], s["answer"]) for s in samples if s["passed"] and s["answer"] is not None}
+    return warmup_maj_at_k(samples, warmup, lambda query, answer: (query, answer) in right)
 
 
 def _interval(values: list[float]) -> dict[str, Any]:

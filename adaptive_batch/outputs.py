@@ -15,7 +15,7 @@ from phases import RunState
 
 from .config import RunConfig
 from .costs import compute_figures
-from .estimates import warmup_pass_at_k
+from .estimates import oracle_maj_at_k, warmup_pass_at_k
 from .execution import RunContext
 from .execution.context import parameter_counts
 from .atomic import replace_atomically, write_text_atomically
@@ -76,10 +76,12 @@ def write_outputs(context: RunContext, counters: dict[str, int], status: str = "
 
     estimates = None
     if verifier.needs_reference:
-        columns = ["query_id", "sample_index", "phase", "passed", "error", "engine"]
+        columns = ["query_id", "sample_index", "phase", "passed", "error", "engine", "answer"]
         stops = context.method.early_stop and not config.schedule.warmup_together
-        estimates = warmup_pass_at_k(pq.read_table(run_dir / SAMPLES_PARQUET, columns=columns).to_pylist(),
-                                     config.schedule.warmup, stops_at_first_pass=stops)
+        rows = pq.read_table(run_dir / SAMPLES_PARQUET, columns=columns).to_pylist()
+        estimates = warmup_pass_at_k(rows, config.schedule.warmup, stops_at_first_pass=stops)
+        if estimates and not stops:  # drawn whole: a uniform sample of answers too
+            estimates = {**estimates, **(oracle_maj_at_k(rows, config.schedule.warmup) or {})}
     tables_s = time.perf_counter() - tables_started
     timings = {**context.timings.seconds, "outputs": tables_s}
     wall_s = time.perf_counter() - context.started

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Optional
 from .atomic import write_text_atomically
 from .config import DataConfig, VerifierConfig
 from .dataset import load_queries
+from .estimates import warmup_maj_at_k
 from .errors import UserError
 from .outputs import RESULTS_NAME, SAMPLES_PARQUET, SUMMARY_NAME
 from .verifiers import create_verifier
@@ -104,6 +105,7 @@ def score_run(run_dir: str | Path, reference: DataConfig, tolerance: Optional[fl
     missing = [r["id"] for r in results if r["id"] not in queries]
     if missing:
         raise UserError(f"{len(missing)} ids of the run are not in {reference.path}, e.g. '{missing[0]}'")
+    samples = _rows(run_dir / SAMPLES_PARQUET)
     tally: Counter = Counter()
     right: dict[str, bool] = {}
     for row in results:
@@ -124,7 +126,10 @@ def score_run(run_dir: str | Path, reference: DataConfig, tolerance: Optional[fl
         "resolution_read_references": _reads_references(summary),
         "extractor": extractor,
         "samples": summary.get("samples"),
-        "pool": _pool_pollution(_rows(run_dir / SAMPLES_PARQUET), right, queries, judge),
+        "pool": _pool_pollution(samples, right, queries, judge),
+        # Label-free runs draw their warm-up whole: maj@k with the references now at hand.
+        "estimates": warmup_maj_at_k(samples, int(summary["config"]["schedule"]["warmup"]),
+                                     lambda query, answer: bool(judge.judge(queries[query], answer).passed)),
     }
     (run_dir / "score.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report

@@ -65,6 +65,9 @@ def score_command(
         value = report[f"accuracy_of_{group}"]
         if value is not None:
             out.print(f"  accuracy of {group} queries: {value:.3f}")
+    for name, figure in (report["estimates"] or {}).items():  # comparable night to night, whatever the budget
+        low, high = figure["ci95"]
+        out.print(f"  {name} {figure['value']:.3f} [{low:.3f}, {high:.3f}] from the warm-up's samples")
     if report["resolution_read_references"]:
         out.print("note: this run's resolution read the reference answers, so this accuracy is oracle-assisted")
 

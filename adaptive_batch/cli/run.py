@@ -32,8 +32,9 @@ def run_command(
     fail_under: Optional[float] = typer.Option(
         None, "--fail-under", help=f"Exit with code {EXIT_BELOW_THRESHOLD} when the --fail-on figure ends below this (0-1)."),
     fail_on: str = typer.Option(
-        "coverage", "--fail-on", help="The figure --fail-under gates: coverage (pass@budget), or pass@K from the warm-up's "
-        "samples (summary.json's estimates, K up to the warm-up; comparable night to night whatever the method)."),
+        "coverage", "--fail-on", help="The figure --fail-under gates: coverage (pass@budget), or pass@K or maj@K from the "
+        "warm-up's samples (summary.json's estimates, K up to the warm-up; comparable night to night whatever the "
+        "method)."),
     dry_run: bool = typer.Option(
         False, "--dry-run", metavar="", help="Print the planned samples, estimated tokens and time (from a few calibration "
         "samples), and spend nothing else."),
@@ -76,9 +77,10 @@ def run_command(
 
 def _check_fail_on(name: str, warmup: int) -> None:
     """Before anything is spent: a figure the run can have."""
-    k = name[len("pass@"):] if name.startswith("pass@") else ""
+    k = name.partition("@")[2] if name.startswith(("pass@", "maj@")) else ""
     if name != "coverage" and not (k.isdigit() and 1 <= int(k) <= warmup):
-        raise UserError(f"--fail-on must be coverage or pass@K with K from 1 to the warm-up ({warmup}), got '{name}'")
+        raise UserError(f"--fail-on must be coverage, pass@K or maj@K with K from 1 to the warm-up ({warmup}), got "
+                        f"'{name}'")
 
 
 def _gated_figure(summary: dict, name: str) -> float:
@@ -86,9 +88,10 @@ def _gated_figure(summary: dict, name: str) -> float:
         return summary["coverage"]
     found = (summary.get("estimates") or {}).get(name)
     if found is None:
-        known = ", ".join(k for k in (summary.get("estimates") or {}) if k.startswith("pass@")) or "none"
+        known = ", ".join(summary.get("estimates") or {}) or "none"
         raise UserError(f"--fail-on {name}: this run has no such estimate (it has: coverage, {known}); pass@K needs "
-                         "an oracle verifier and K at most the warm-up")
+                         "an oracle verifier and K at most the warm-up, maj@K also a warm-up drawn whole (--method "
+                         "uniform or --warmup-together)")
     return found["value"]
 
 

@@ -28,6 +28,15 @@ class RunView:
     def n(self) -> int:
         return len(self.results)
 
+    @property
+    def score(self) -> dict[str, Any] | None:
+        """What ``adaptive-batch score`` wrote for this run (score.json), if it was scored."""
+        path = self.run_dir / "score.json"
+        try:
+            return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+        except (OSError, ValueError):
+            return None  # a damaged score file is not the report's to fail on
+
 
 def _unfinished(run_dir: Path) -> bool:
     """A run directory whose log may hold more than its tables: no summary, or one of a run that

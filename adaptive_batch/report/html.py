@@ -56,7 +56,7 @@ def _cell(value, shown=None) -> str:
 def render(runs: Sequence[RunView], figures: dict[str, str]) -> str:
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>adaptive-batch report</title>"
              f"<style>{STYLE}</style></head><body>",
-             "<h1>adaptive-batch report</h1>", _overview(runs)]
+             "<h1>adaptive-batch report</h1>", _overview(runs), _estimates(runs)]
     titles = {"coverage": "Coverage against compute", "samples_hist": "Samples per query",
               "resolutions": "Resolutions and pool growth", "demos": "Most used demonstrations"}
     for key, title in titles.items():
@@ -85,6 +85,23 @@ def _overview(runs: Sequence[RunView]) -> str:
         rows.append("<tr>" + "".join(_cell(v) for v in values) + "</tr>")
     return ("<h2>Runs</h2><table class='sortable'><thead><tr>" + "".join(f"<th>{h}</th>" for h in head)
             + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def _estimates(runs: Sequence[RunView]) -> str:
+    """pass@k and maj@k from the warm-up (and from ``score``, where a label-free run was scored):
+    figures that do not depend on the budget or the method, each with what produced it."""
+    rows = []
+    for view in runs:
+        found = {**(view.summary.get("estimates") or {}), **((view.score or {}).get("estimates") or {})}
+        for name, figure in found.items():
+            rows.append("<tr>" + "".join(_cell(v) for v in (
+                view.run_dir.name, name, f"{figure['value']:.3f}", f"[{figure['ci95'][0]:.3f}, {figure['ci95'][1]:.3f}]",
+                figure["queries"], figure.get("produced_by", ""))) + "</tr>")
+    if not rows:
+        return ""
+    head = ["run", "estimate", "value", "95% interval", "queries", "produced by"]
+    return ("<h2>Estimates comparable night to night</h2><table class='sortable'><thead><tr>"
+            + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
 def _share(compute: dict) -> str:
