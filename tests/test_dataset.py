@@ -1,4 +1,5 @@
 import json
+import re
 import os
 import subprocess
 import sys
@@ -122,3 +123,46 @@ def test_an_id_field_that_names_no_field_is_an_error(tmp_path):
     with pytest.raises(DatasetError, match="no record has the id field 'uid'"):
         load(path, id_field="uid")
     assert load(path)[0].id == "a"
+
+
+HF = Path(__file__).parent / "data" / "hf"  # written by datasets' save_to_disk (see its README)
+
+
+def test_a_datasets_save_to_disk_directory_reads_offline_with_its_splits(tmp_path):
+    single = load(HF / "single")
+    assert [(q.id, q.answer) for q in single][:2] == [("q0", "1"), ("q1", "3")] and len(single) == 6
+    assert [q.id for q in load(HF / "dict", split="test")] == ["q4", "q5"]
+    assert [q.id for q in load(HF / "dict", split="train", skip=1, limit=2)] == ["q1", "q2"]  # the same options
+    assert [q.question for q in load(HF / "single", format="hf-disk")] == [q.question for q in single]
+    from adaptive_batch.dataset import dataset_fingerprint
+
+    train, test = (dataset_fingerprint(DataConfig(path=str(HF / "dict"), split=s)) for s in ("train", "test"))
+    assert len(train) == 64 and train != test  # a resume can tell the data changed
+
+
+@pytest.mark.parametrize("where, options, message", [
+    ("dict", {}, "dict: holds the splits train, test: choose one with --split"),
+    ("dict", {"split": "dev"}, "dict: has no split 'dev' (it has: train, test)"),
+    ("single", {"split": "test"}, "--split test was given, but this directory holds one dataset"),
+    ("missing-question", {}, "missing-question:2: field 'question': missing field"),
+])
+def test_save_to_disk_errors_name_the_directory_row_and_field(where, options, message):
+    with pytest.raises(DatasetError, match=re.escape(message)):
+        load(HF / where, **options)
+
+
+def test_a_damaged_save_to_disk_directory_names_the_file(tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(HF / "single", copy)
+    (copy / "data-00000-of-00001.arrow").write_bytes(b"not arrow at all")
+    with pytest.raises(DatasetError, match=r"data-00000-of-00001.arrow: cannot be read as an Arrow stream"):
+        load(copy)
+    (copy / "state.json").write_text("{broken")
+    with pytest.raises(DatasetError, match=r"state.json: cannot be read"):
+        load(copy)
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    with pytest.raises(DatasetError, match="is a directory, not a data file .a directory written by datasets"):
+        load(plain)
