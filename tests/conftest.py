@@ -59,6 +59,19 @@ def free_port() -> int:
 def llama_server():
     """llama.cpp's own OpenAI-compatible server with the default model, on a loopback port."""
     import subprocess
+
+    url, proc = start_llama_server()
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def start_llama_server():
+    """(base URL, process) of a new llama.cpp server with the default model, once it answers."""
+    import subprocess
     import sys
     import time
 
@@ -84,12 +97,7 @@ def llama_server():
             proc.kill()
             pytest.fail("llama.cpp's server did not start")
         time.sleep(0.3)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    return url, proc
 
 
 # llama.cpp's server defaults min_p and repeat_penalty differently from the in-process backend.

@@ -92,3 +92,76 @@ class FaultProxy:
     def __exit__(self, *exc) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class KillingProxy:
+    """Stands in front of one real server of a fleet: forwards its first ``after`` requests, then, at
+    the next one, kills the server's process and stops listening, so that request and every later
+    one find the server gone (a crash after a known number of requests: no timing involved)."""
+
+    def __init__(self, upstream: str, process, after: int):
+        self.upstream, self.process, self.after = upstream.rstrip("/"), process, after
+        self.forwarded = 0
+        self.killed = False
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                self._answer(None)
+
+            def do_POST(self):
+                self._answer(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+
+            def _answer(self, body):
+                with proxy._lock:
+                    kill = body is not None and proxy.forwarded >= proxy.after
+                    if body is not None and not kill:
+                        proxy.forwarded += 1
+                if kill:
+                    proxy._kill()
+                    self.close_connection = True  # no answer: the server is gone
+                    return
+                try:
+                    response = httpx.request(self.command, proxy.upstream + self.path, content=body,
+                                             headers={"Content-Type": "application/json"}, timeout=600)
+                except httpx.TransportError:
+                    self.close_connection = True  # it died under this request
+                    return
+                self.send_response(response.status_code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(response.content)))
+                self.end_headers()
+                try:
+                    self.wfile.write(response.content)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def _kill(self) -> None:
+        with self._lock:
+            if self.killed:
+                return
+            self.killed = True
+        self.process.kill()
+        self.process.wait()
+        # Stop listening too: from now on a connection is refused, as to a dead host.
+        threading.Thread(target=lambda: (self._server.shutdown(), self._server.server_close()), daemon=True).start()
+
+    def __enter__(self) -> "KillingProxy":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self.killed:
+            self._server.shutdown()
+            self._server.server_close()

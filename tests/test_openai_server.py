@@ -14,8 +14,8 @@ import pytest
 
 from adaptive_batch import RunConfig, run
 
-from .conftest import SAME_SAMPLING_AS_IN_PROCESS, free_port, shared_dataset, write_jsonl
-from .fault_proxy import FaultProxy
+from .conftest import SAME_SAMPLING_AS_IN_PROCESS, free_port, shared_dataset, start_llama_server, write_jsonl
+from .fault_proxy import FaultProxy, KillingProxy
 
 pytestmark = [pytest.mark.model, pytest.mark.embedder]
 COMPARED = ("query_id", "sample_index", "phase", "round", "seed", "demo_ids", "text", "answer", "passed",
@@ -45,8 +45,9 @@ def rows(result):
 
 
 def server_backend(url, model=None, **options):
-    """The openai backend's config fields: the server at ``url``, sampling as in-process, ``options``."""
-    fields = dict(name="openai", options={"base_urls": [url], "extra_body": SAME_SAMPLING_AS_IN_PROCESS, **options})
+    """The openai backend's config fields: the server(s) at ``url``, sampling as in-process, ``options``."""
+    urls = url if isinstance(url, list) else [url]
+    fields = dict(name="openai", options={"base_urls": urls, "extra_body": SAME_SAMPLING_AS_IN_PROCESS, **options})
     return {**fields, "model": model} if model else fields
 
 
@@ -102,3 +103,27 @@ def test_a_server_that_stays_down_is_a_clear_error_exit_3(data, tmp_path):
     assert "stayed unavailable after 2 retries" in proc.stderr.replace("\n", " ")
     assert "Traceback" not in proc.stderr
     assert (tmp_path / "r" / "run.json").exists()  # the run directory is kept for a resume
+
+
+def test_a_fleet_of_two_servers_loses_nothing_when_one_is_killed_mid_run(data, tmp_path, llama_server, real_embedder):
+    """Two real llama.cpp servers behind one list of base URLs; the second dies after answering 4
+    requests. Its requests are retried on the first, the run completes, and every sample is logged
+    once."""
+    url, process = start_llama_server()
+    try:
+        with KillingProxy(url.rsplit("/v1", 1)[0], process, after=4) as doomed:
+            fleet = run(config(data, tmp_path / "fleet",
+                               **server_backend([llama_server, doomed.url + "/v1"], model="gemma", concurrency=2,
+                                                backoff_base=0.05)), embedder=real_embedder)
+    finally:
+        process.kill()
+    assert doomed.killed and fleet.summary["status"] == "complete"
+    logged = [json.loads(line) for line in (fleet.run_dir / "samples.jsonl").read_text().splitlines()]
+    assert max(Counter((r["query_id"], r["sample_index"]) for r in logged).values()) == 1
+    assert len(logged) == fleet.summary["samples"] and all(r["error"] is None for r in logged)
+    stats = fleet.summary["backend_stats"]
+    per_server = stats["responses_per_server"]
+    assert per_server[doomed.url + "/v1"] == 4 and per_server[llama_server] == fleet.summary["samples"] - 4
+    assert stats["retry_reasons"].get("connection", 0) >= 1  # the request the crash took, retried
+    print(f"fleet: samples {fleet.summary['samples']}, responses per server {per_server}, retries "
+          f"{stats['retries']} {stats['retry_reasons']}")

@@ -102,6 +102,9 @@ class OpenAIBackend(BackendBase):
         # Server-specific sampling fields (e.g. llama.cpp's min_p, repeat_penalty), sent as given.
         self.extra_body = dict(extra_body or {})
         self._outstanding = {u: 0 for u in self.base_urls}
+        # Failures in a row per server: a server that just failed gets requests only when all have failed.
+        self._failing = {u: 0 for u in self.base_urls}
+        self._answered = {u: 0 for u in self.base_urls}  # successful responses per server
         self._n_honoured: dict[str, bool] = {}
         self._jitter = random.Random(0)
         self.retry_reasons: Counter[str] = Counter()
@@ -122,6 +125,7 @@ class OpenAIBackend(BackendBase):
             "http_requests": self.requests_sent,
             "retries": sum(self.retry_reasons.values()),
             "retry_reasons": dict(sorted(self.retry_reasons.items())),
+            "responses_per_server": dict(self._answered),
             "engine": self.activity.stats(),
         }
 
@@ -227,7 +231,7 @@ class OpenAIBackend(BackendBase):
         for attempt in range(self.max_retries + 1):
             retry_after: Optional[float] = None
             async with limit:
-                url = min(self.base_urls, key=lambda u: self._outstanding[u])
+                url = min(self.base_urls, key=lambda u: (self._failing[u] > 0, self._outstanding[u]))
                 self._outstanding[url] += 1
                 self.requests_sent += 1
                 try:
@@ -241,6 +245,7 @@ class OpenAIBackend(BackendBase):
                     self.retry_reasons["connection"] += 1
                 else:
                     if response.status_code == 200:
+                        self._failing[url], self._answered[url] = 0, self._answered[url] + 1
                         return response.json()
                     text = response.text[:300]
                     if response.status_code == 400 and _looks_like_context_overflow(text):
@@ -253,6 +258,7 @@ class OpenAIBackend(BackendBase):
                     retry_after = _retry_after(response.headers.get("retry-after"))
                 finally:
                     self._outstanding[url] -= 1
+                self._failing[url] += 1  # this attempt failed: the next goes to a server that has not
             if attempt == self.max_retries:
                 break
             ceiling = min(self.backoff_cap, self.backoff_base * 2**attempt)
