@@ -16,13 +16,19 @@ results are labelled ``adaptive-rotateM`` so they sit beside plain adaptive in `
 (the levers of prompt economy, the online choice of prompt), each under its own name.
 
 A shared response cache makes the base-prompt samples of elimination and of every warm-up
-free after uniform has drawn them (same prompt, same seed).
+free after uniform has drawn them (same prompt, same seed). A cache hit carries the measurements
+of the run that generated it (its cached prompt tokens among them), which are right for a
+base-prompt sample: every method draws its warm-up in the same rounds and order. So each method
+with demonstrations gets its own copy of the shared cache, made just before it runs, and none of
+its samples is served from another variant's generation in another order (``--share-cache`` turns
+this off).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import time
@@ -90,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="adaptive rotates its demonstrations among this many nearest (0: off)")
     parser.add_argument("--extractor", default="expression")
     parser.add_argument("--cache-dir", default=".cache/responses")
+    parser.add_argument("--share-cache", action="store_true",
+                        help="one cache for every method (faster; cached-token counts of demonstration samples then "
+                             "come from whichever variant generated them first)")
     parser.add_argument("--runs-dir", default="runs/benchmark")
     parser.add_argument("--out", default="benchmarks/results/compare_methods.json")
     args = parser.parse_args(argv)
@@ -116,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                     retrieval=replace(retrieval, rotate_among=args.rotate_among) if name_of_run != method else retrieval,
                     prompt=PromptConfig(demo_mode=args.demo_mode),
                     seed=seed,
-                    cache_dir=args.cache_dir,
+                    cache_dir=cache_for(args, base_method),
                     output_dir=f"{args.runs_dir}/{name}{f'-skip{args.skip}' if args.skip else ''}-{name_of_run}-"
                                f"b{budget:g}-{args.demo_mode}-s{seed}",
                 )
@@ -154,6 +163,17 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
         print(json.dumps({name: report["datasets"][name]["mean"]}, indent=2), flush=True)
     return 0
+
+
+def cache_for(args, method: str) -> str:
+    """The shared cache for base-prompt methods; for one with demonstrations, a fresh copy of it."""
+    if args.share_cache or method in ("uniform", "elimination"):
+        return args.cache_dir
+    copy = Path(f"{args.cache_dir}-copy")
+    shutil.rmtree(copy, ignore_errors=True)
+    if Path(args.cache_dir).exists():
+        shutil.copytree(args.cache_dir, copy)
+    return str(copy)
 
 
 def label(method: str, rotate_among: int) -> str:
