@@ -18,6 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .config import PLUGIN_SECTIONS
+
 from .errors import ConfigError
 
 
@@ -78,3 +80,42 @@ def _value(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_value(v) for v in value) + "]"
     raise ConfigError(f"cannot write {value!r} as TOML")
+
+
+# Keys that configs saved before the plugins had options of their own (older runs' run.json) hold in
+# their sections: key -> (the plugins that took it, its default then).
+_MOVED_TO_PLUGINS: dict[str, dict[str, tuple[tuple[str, ...], Any]]] = {
+    "backend": {"n_ctx": (("llamacpp", "llamacpp-batched"), 2048), "n_threads": (("llamacpp", "llamacpp-batched"), None),
+                "base_urls": (("openai",), []), "api_key_env": (("openai",), "OPENAI_API_KEY"),
+                "concurrency": (("openai",), 8), "request_timeout": (("openai",), 120.0), "max_retries": (("openai",), 5)},
+    "verifier": {"tolerance": (("reference",), 1e-6), "min_votes": (("consistency",), 3),
+                 "min_share": (("consistency",), 0.5), "stopping": (("consistency",), "threshold"),
+                 "confidence": (("consistency",), 0.95), "max_votes": (("consistency",), 40),
+                 "command": (("external",), None), "memory_mb": (("code",), 1024)},
+}
+
+
+def upgrade_saved_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A saved config (``run.json``) in today's layout: settings an older version kept in the backend and
+    verifier sections move into the options of the plugin that took them (those at their old default,
+    or for a plugin not selected, had no effect and go); vLLM's engine arguments move under engine_args."""
+    config = {**config}
+    for section in PLUGIN_SECTIONS:  # kept as (key, value) pairs before
+        if isinstance(config.get(section), dict) and isinstance(config[section].get("options"), list):
+            config[section] = {**config[section], "options": dict(config[section]["options"])}
+    for section, moved in _MOVED_TO_PLUGINS.items():
+        if not isinstance(config.get(section), dict) or not set(moved) & set(config[section]):
+            continue
+        table = {**config[section]}
+        name = table.get("name", "llamacpp" if section == "backend" else "reference")
+        options = dict(table.get("options") or {})
+        if section == "backend" and name == "vllm" and options and "engine_args" not in options:
+            options = {"engine_args": options}
+        for key, (plugins, old_default) in moved.items():
+            if key in table:
+                value = table.pop(key)
+                if name in plugins and value != old_default:
+                    options.setdefault(key, value)
+        table["options"] = options
+        config[section] = table
+    return config

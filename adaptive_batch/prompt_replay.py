@@ -15,7 +15,8 @@ from typing import Any, Union
 
 from retrieval.pool import Demonstration
 
-from .config import DataConfig, PromptConfig, VerifierConfig, upgrade_saved_config
+from .config import DataConfig, PromptConfig, VerifierConfig
+from .config_file import upgrade_saved_config
 from .dataset import load_queries
 from .errors import UserError
 from .prompts import PromptBuilder

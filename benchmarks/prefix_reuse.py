@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from adaptive_batch import RunConfig
-from adaptive_batch.config import upgrade_saved_config
+from adaptive_batch.config_file import upgrade_saved_config
 from adaptive_batch.backends.llamacpp import default_model_path
 from adaptive_batch.dataset import load_queries
 from adaptive_batch.prompts import PromptBuilder

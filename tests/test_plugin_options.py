@@ -12,7 +12,7 @@ import pytest
 
 from adaptive_batch import RunConfig, run
 from adaptive_batch.backends import create_backend
-from adaptive_batch.config import upgrade_saved_config
+from adaptive_batch.config_file import upgrade_saved_config
 from adaptive_batch.errors import ConfigError, PluginContractError
 from adaptive_batch.registry import Plugin, Registry
 

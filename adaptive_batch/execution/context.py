@@ -28,7 +28,8 @@ from retrieval import DemonstrationPool, create_embedder
 
 from ..backends import Backend, create_backend
 from ..cache import ResponseCache
-from ..config import RunConfig, upgrade_saved_config
+from ..config import RunConfig
+from ..config_file import upgrade_saved_config
 from ..costs import CostModel
 from ..dataset import dataset_fingerprint, load_queries
 from ..errors import ConfigError

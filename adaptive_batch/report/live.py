@@ -13,7 +13,8 @@ from typing import Any
 
 from phases import RunState, total_budget
 
-from ..config import DataConfig, PriceConfig, ScheduleConfig, VerifierConfig, upgrade_saved_config
+from ..config import DataConfig, PriceConfig, ScheduleConfig, VerifierConfig
+from ..config_file import upgrade_saved_config
 from ..costs import compute_figures
 from ..dataset import load_queries
 from ..errors import UserError
