@@ -39,7 +39,7 @@ import numpy as np
 
 from adaptive_batch import RunConfig, run
 from adaptive_batch.backends import create_backend
-from adaptive_batch.config import DataConfig, PromptConfig, RetrievalConfig, ScheduleConfig
+from adaptive_batch.config import BackendConfig, DataConfig, PromptConfig, RetrievalConfig, ScheduleConfig
 from adaptive_batch.report import coverage_curve, load_run
 from retrieval import create_embedder
 
@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rotate-among", type=int, default=0,
                         help="adaptive rotates its demonstrations among this many nearest (0: off)")
     parser.add_argument("--extractor", default="expression")
+    parser.add_argument("--serve-order", choices=["prefix", "given"], default="prefix",
+                        help="the order llamacpp serves a round's requests in (its serve_order option)")
     parser.add_argument("--cache-dir", default=".cache/responses")
     parser.add_argument("--share-cache", action="store_true",
                         help="one cache for every method (faster; cached-token counts of demonstration samples then "
@@ -103,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="benchmarks/results/compare_methods.json")
     args = parser.parse_args(argv)
 
-    backend = create_backend()
+    # Recorded in each run's config where it is not the default (so earlier run directories still resume).
+    engine = BackendConfig(options={"serve_order": args.serve_order} if args.serve_order != "prefix" else {})
+    backend = create_backend(engine)
     embedder = create_embedder("sentence-transformers")
     retrieval = RetrievalConfig() if args.min_similarity is None else RetrievalConfig(min_similarity=args.min_similarity)
     labels = {m: label(m, args.rotate_among) for m in args.methods}
@@ -120,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                 name_of_run = labels[method]
                 config = RunConfig(
                     data=DataConfig(path=dataset, limit=args.limit, skip=args.skip),
+                    backend=engine,
                     schedule=ScheduleConfig(method=base_method, budget=budget, warmup=args.warmup),
                     # Only the method it changes gets the rotation: the others' runs stay resumable.
                     retrieval=replace(retrieval, rotate_among=args.rotate_among) if name_of_run != method else retrieval,

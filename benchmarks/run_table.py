@@ -23,7 +23,7 @@ def row(run_dir: Path) -> dict:
     c, n = summary["compute"], summary["n_queries"]
     params = next(iter(c["parameters"].values()))
     out = {
-        "run": run_dir.name, "data": {k: summary["config"]["data"][k] for k in ("path", "skip", "limit")},
+        "run": f"{run_dir.parent.name}/{run_dir.name}", "data": {k: summary["config"]["data"][k] for k in ("path", "skip", "limit")},
         "method": summary["method"], "coverage": summary["coverage"], "queries": n,
         "samples": c["samples"] / n, "output_tokens": c["output_tokens"] / n, "total_tokens": c["total_tokens"] / n,
         "uncached_prompt_tokens": c["uncached_prompt_tokens"] / n, "cached_prompt_tokens": c["cached_prompt_tokens"] / n,
@@ -32,6 +32,11 @@ def row(run_dir: Path) -> dict:
         **{name: table.dollars(c["prompt_tokens"], c["cached_prompt_tokens"], c["output_tokens"]) / n
            for name, table in PRICE_TABLES.items()},
         "prompt_kinds": summary.get("prompt_kinds"), "config": {k: summary["config"][k] for k in ("prompt", "retrieval")},
+        # How llamacpp ordered its requests: serve_order, default prefix; runs written before it existed (their
+        # backend options still (key, value) pairs) served them in the order given.
+        "serve_order": (summary["config"]["backend"].get("options") or {}).get("serve_order", "prefix")
+        if isinstance(summary["config"]["backend"].get("options"), dict) else "given",
+        "adaptive_together": summary["config"]["schedule"].get("adaptive_together", 1),
     }
     return {k: round(v, 8) if isinstance(v, float) else v for k, v in out.items()}
 
