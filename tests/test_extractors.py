@@ -178,3 +178,13 @@ def test_flat_arithmetic_shortcut_agrees_with_the_ast_on_random_expressions():
         flat += bool(extractors._FLAT.fullmatch(text))
         assert extractors.evaluate_arithmetic(text) == extractors.evaluate_arithmetic_ast(text), repr(text)
     assert flat > 1000  # the shortcut was exercised, not only the AST
+
+
+def test_the_flexible_gsm8k_extractor_prefers_the_marker_then_a_stated_answer_then_the_last_number():
+    from adaptive_batch.verifiers.extractors import extract_gsm8k_flexible
+
+    assert extract_gsm8k_flexible("3 + 4 = 7, and 2 more\n#### 9") == "9"  # the marker wins
+    assert extract_gsm8k_flexible("The answer is 20. Then 5 more cakes.") == "20"  # a stated answer next
+    assert extract_gsm8k_flexible("The answer is: $1,200.") == "1200"
+    assert extract_gsm8k_flexible("16 * 3 = 48 eggs, so 48 - 7 = 41") == "41"  # else the last number
+    assert extract_gsm8k_flexible("I cannot tell.") is None and extract_gsm8k("The answer is 20.") is None

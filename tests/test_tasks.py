@@ -18,7 +18,7 @@ def cli(*args, cwd=None):
 def test_a_task_sits_under_the_config_file_and_the_flags(tmp_path):
     shown = cli("config", "data.jsonl", "--task", "gsm8k", "--show")
     assert shown.returncode == 0, shown.stderr
-    assert 'extractor = "gsm8k"' in shown.stdout and "max_tokens = 192" in shown.stdout
+    assert 'extractor = "gsm8k_flexible"' in shown.stdout and "max_tokens = 192" in shown.stdout
     assert "step by step" in shown.stdout  # the instruction
     (tmp_path / "run.toml").write_text('task = "gsm8k"\n[sampling]\nmax_tokens = 100\n')
     layered = cli("config", "data.jsonl", "--config", str(tmp_path / "run.toml"), "--extractor", "last_number")

@@ -18,7 +18,7 @@ _STEPS = (
 GSM8K = Task("gsm8k", "Grade-school math word problems (GSM8K): reasoning step by step, the final number after ####.", {
     "prompt": {"instruction": "Solve each problem step by step, then write the final answer after ####.",
                "examples": [list(e) for e in _STEPS], "demo_response": "whole"},
-    "verifier": {"extractor": "gsm8k"},
+    "verifier": {"extractor": "gsm8k_flexible"},
     "sampling": {"max_tokens": 192, "stop": ["\n\n", "\nQuestion:"]},
 })
 

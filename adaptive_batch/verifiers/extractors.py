@@ -161,6 +161,16 @@ def extract_gsm8k(text: str) -> Optional[str]:
     return format_number(float(match.group(1))) if match else None
 
 
+def extract_gsm8k_flexible(text: str) -> Optional[str]:
+    """GSM8K's ``#### N`` where the response has it, else the number after its last "the answer is",
+    else its last number (lm-evaluation-harness's "strict-match" falling back to "flexible-extract")."""
+    strict = extract_gsm8k(text)
+    if strict is not None:
+        return strict
+    said = re.findall(r"answer is\s*:?\s*\$?\s*(" + _NUMBER + ")", _normalise(text), flags=re.IGNORECASE)
+    return format_number(float(said[-1])) if said else extract_last_number(text)
+
+
 def parse_reference(answer: str) -> Optional[float]:
     """A dataset's reference answer as a number: plain, GSM8K ``#### N``, or its last number."""
     text = _normalise(str(answer)).strip()
@@ -222,5 +232,6 @@ def extract_choice(text: str) -> Optional[str]:
 EXPRESSION = Extractor(extract_expression, canonical=_canonical_expression)
 LAST_NUMBER = Extractor(extract_last_number)
 GSM8K = Extractor(extract_gsm8k)
+GSM8K_FLEXIBLE = Extractor(extract_gsm8k_flexible)
 BOXED = Extractor(extract_boxed, kind="latex")
 CHOICE = Extractor(extract_choice, kind="choice")
