@@ -29,8 +29,8 @@ def load_queries(config: DataConfig, require_answers: bool = False) -> list[Quer
     path = Path(config.path)
     kind = table_format(path, config.format)
     if kind == "hf-disk":
-        rows = _selected(hf_disk_rows(path, config.split), config)
         path = split_dir(path, config.split)  # errors name the split's directory and its row
+        rows = _selected(hf_disk_rows(path), config)
     else:
         rows = _jsonl_rows(path, config) if kind == "jsonl" else _table_rows(path, config, kind)
     queries: list[Query] = []

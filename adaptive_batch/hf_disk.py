@@ -46,12 +46,12 @@ def data_files(directory: Path) -> list[Path]:
     return [directory / f["filename"] for f in files]
 
 
-def hf_disk_rows(path: Path, split: Optional[str]) -> Iterator[tuple[int, dict]]:
-    """(row number from 1, record) over the split's Arrow files."""
+def hf_disk_rows(directory: Path) -> Iterator[tuple[int, dict]]:
+    """(row number from 1, record) over the Arrow files of one split's directory (``split_dir``)."""
     import pyarrow as pa
 
     number = 0
-    for file in data_files(split_dir(path, split)):
+    for file in data_files(directory):
         try:
             with pa.memory_map(str(file)) as source:
                 table = pa.ipc.open_stream(source).read_all()

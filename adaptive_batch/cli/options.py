@@ -196,8 +196,8 @@ def overrides(values: dict[str, Any], sections: tuple[str, ...] | None = None) -
 def place_plugin_options(merged: dict[str, Any], values: dict[str, Any], sections: tuple[str, ...] | None = None) -> None:
     """The plugins' options the user gave, put under the plugin (main or escalation) that takes them."""
     specs = [spec for spec, _ in _plugin_specs(sections)]
-    given = {spec.param: _given(values.get(spec.param), spec.flag, typing.get_origin(spec.hint) is tuple
-                                and not spec.is_json, spec.is_json) for spec in specs}
+    given = {spec.param: _given(values.get(spec.param), spec.flag, not spec.is_json and _cli_type(spec.hint)[2],
+                                spec.is_json) for spec in specs}
     plugin_options.place(merged, given, specs)
 
 

@@ -12,6 +12,7 @@ named on the command line.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
 from typing import Any, Iterable
 
@@ -20,7 +21,7 @@ from ..config_fields import JSONObject
 from ..errors import ConfigError, PluginNotFoundError
 from ..registry import Registry, backends, verifiers
 
-# kind -> (registry, the default plugin, the config sections whose plugin takes its options)
+# kind -> (its registry, its default plugin)
 KINDS: dict[str, tuple[Registry, str]] = {"backend": (backends, BackendConfig().name),
                                           "verifier": (verifiers, VerifierConfig().name)}
 SELECTING_FLAGS = {"--backend": "backend", "--escalate-backend": "backend", "--verifier": "verifier"}
@@ -64,24 +65,31 @@ def _builtin_names(registry: Registry) -> list[str]:
     return sorted(name for name, target in registry.entry_points().items() if target.startswith("adaptive_batch."))
 
 
-def plugin_specs(kind: str, name: str) -> list[PluginOptionSpec]:
-    """One spec per field of plugin ``name``'s options class (imports that plugin's module)."""
+@functools.lru_cache(maxsize=None)
+def _names(kind: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(built-in, all installed) plugin names of a kind, read from the entry points once per process."""
+    registry = KINDS[kind][0]
+    return frozenset(_builtin_names(registry)), frozenset(registry.names())
+
+
+@functools.lru_cache(maxsize=None)
+def plugin_specs(kind: str, name: str) -> tuple[PluginOptionSpec, ...]:
+    """One spec per field of plugin ``name``'s options class (imports that plugin's module, once)."""
     registry = KINDS[kind][0]
     options = registry.plugin(name).options
     hints = typing.get_type_hints(options)
-    return [PluginOptionSpec(kind, name, f.name, f"{name}_{f.name}".replace("-", "_"),
-                             f"--{name}-{f.name.replace('_', '-')}", f.metadata.get("help", ""), hints[f.name],
-                             f.default)
-            for f in dataclasses.fields(options)]
+    return tuple(PluginOptionSpec(kind, name, f.name, f"{name}_{f.name}".replace("-", "_"),
+                                  f"--{name}-{f.name.replace('_', '-')}", f.metadata.get("help", ""), hints[f.name],
+                                  f.default)
+                 for f in dataclasses.fields(options))
 
 
 def all_specs(selected: dict[str, set[str]]) -> list[tuple[PluginOptionSpec, bool]]:
     """(spec, shown) for every built-in plugin and every selected one."""
     out = []
-    for kind, (registry, _) in KINDS.items():
-        names = set(_builtin_names(registry))
-        known = set(registry.names())
-        for name in sorted(names | (selected[kind] & known)):
+    for kind in KINDS:
+        builtin, known = _names(kind)
+        for name in sorted(builtin | (selected[kind] & known)):
             try:
                 specs = plugin_specs(kind, name)
             except PluginNotFoundError:
@@ -90,26 +98,24 @@ def all_specs(selected: dict[str, set[str]]) -> list[tuple[PluginOptionSpec, boo
     return out
 
 
-def place(merged: dict[str, Any], values: dict[str, Any], specs: list[PluginOptionSpec]) -> None:
+def place(merged: dict[str, Any], values: dict[str, Any], specs: Iterable[PluginOptionSpec]) -> None:
     """Put the plugin options the user gave into the config data, under the plugin that takes them."""
     for spec in specs:
         value = values.get(spec.param)
         if value is None or (isinstance(value, list) and not value):
             continue
-        for section in _sections_of(merged, spec.kind, spec.plugin):
-            merged.setdefault(section, {}).setdefault("options", {})[spec.field] = value
-            break
-        else:
+        section = _section_of(merged, spec.kind, spec.plugin)
+        if section is None:
             current = merged.get(spec.kind, {}).get("name", KINDS[spec.kind][1])
             raise ConfigError(f"{spec.flag} is an option of the {spec.plugin} {spec.kind}, but this run's {spec.kind} "
                               f"is {current} (add --{spec.kind} {spec.plugin})")
+        merged.setdefault(section, {}).setdefault("options", {})[spec.field] = value
 
 
-def _sections_of(merged: dict[str, Any], kind: str, plugin: str) -> list[str]:
-    """The config sections whose plugin is ``plugin``: the main one first, then escalation's."""
-    sections = []
+def _section_of(merged: dict[str, Any], kind: str, plugin: str) -> str | None:
+    """The config section whose plugin is ``plugin``: the main one, else escalation's; None if neither."""
     if merged.get(kind, {}).get("name", KINDS[kind][1]) == plugin:
-        sections.append(kind)
+        return kind
     if kind == "backend" and merged.get("escalation", {}).get("backend") == plugin:
-        sections.append("escalation")
-    return sections
+        return "escalation"
+    return None

@@ -92,8 +92,9 @@ def _estimates(runs: Sequence[RunView]) -> str:
     figures that do not depend on the budget or the method, each with what produced it."""
     rows = []
     for view in runs:
-        found = {**(view.summary.get("estimates") or {}), **((view.score or {}).get("estimates") or {})}
-        for name, figure in found.items():
+        scored = {name: {**figure, "produced_by": f"{figure.get('produced_by', '')} (references given to score)"}
+                  for name, figure in ((view.score or {}).get("estimates") or {}).items()}
+        for name, figure in {**(view.summary.get("estimates") or {}), **scored}.items():
             rows.append("<tr>" + "".join(_cell(v) for v in (
                 view.run_dir.name, name, f"{figure['value']:.3f}", f"[{figure['ci95'][0]:.3f}, {figure['ci95'][1]:.3f}]",
                 figure["queries"], figure.get("produced_by", ""))) + "</tr>")
