@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -322,15 +322,24 @@ class EscalationConfig(FromDict):
         None, "Escalation: sampling temperature of escalated samples (with the same model: a different "
         "sampling regime as the 'stronger' option)."
     )
+    prompt_style: Optional[Literal["completion", "chat", "raw"]] = doc(
+        None, "Escalation: the second model's prompt style, where it differs from the main one's (e.g. chat for an "
+        "instruct model escalated to from a base model); the task's instruction and examples either way.")
     after: int = doc(4, "Escalation: samples a query gets from the main backend before it escalates.")
-    cost_weight: float = doc(4.0, "Escalation: cost of one escalated sample, in main-backend samples.")
+    cost_weight: Optional[float] = doc(
+        None, "Escalation: cost of one escalated sample, in main-backend samples, for the summary's cost_samples "
+        "(default: the ratio of the two models' parameter counts where both report one, else 1). Budgets in flops "
+        "need no weight: each engine's tokens count at its own parameters.")
     options: JSONObject = doc(
         (), "Escalation: the second backend's own options, where it is another plugin than the main backend "
         "([escalation.options]; on the command line --<backend>-<option> of that plugin).")
 
     def __post_init__(self) -> None:
         require(self.after >= 1, f"escalate_after must be >= 1, got {self.after}")
-        require(self.cost_weight > 0, f"escalate_cost_weight must be > 0, got {self.cost_weight}")
+        require(self.cost_weight is None or self.cost_weight > 0,
+                f"escalate_cost_weight must be > 0, got {self.cost_weight}")
+        require(self.prompt_style in (None, "completion", "chat", "raw"),
+                f"escalate_prompt_style must be completion, chat or raw, got '{self.prompt_style}'")
         require(self.temperature is None or self.temperature >= 0,
                  f"escalate_temperature must be >= 0, got {self.temperature}")
         object.__setattr__(self, "options", json_object(self.options))
@@ -338,6 +347,10 @@ class EscalationConfig(FromDict):
     @property
     def enabled(self) -> bool:
         return self.backend is not None or self.model is not None or self.temperature is not None
+
+    def prompt(self, main: "PromptConfig") -> "PromptConfig":
+        """The escalated engine's prompt settings: the main ones, in its own style where it has one."""
+        return main if self.prompt_style is None else replace(main, style=self.prompt_style)
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,17 @@ def compute_figures(engines: Mapping[str, Mapping[str, float]], parameters: Mapp
     }
 
 
+def escalation_weight(given: Optional[float], parameters: Mapping[str, Optional[int]]) -> tuple[float, str]:
+    """An escalated sample's cost in main-engine samples, and what it came from: as given, else
+    the ratio of the engines' parameter counts (FLOPs per token), else 1."""
+    if given is not None:
+        return given, "--escalate-cost-weight"
+    main, escalated = parameters.get("main"), parameters.get("escalated")
+    if main and escalated:
+        return round(escalated / main, 4), f"parameter counts: {escalated} / {main}"
+    return 1.0, "no parameter count for both engines: 1"
+
+
 def format_amount(value: float, unit: str) -> str:
     """A figure in a unit, short enough for a progress line."""
     if unit == "cost":

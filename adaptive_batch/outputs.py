@@ -14,7 +14,7 @@ from typing import Any, Iterator, Optional
 from phases import RunState
 
 from .config import RunConfig
-from .costs import compute_figures
+from .costs import compute_figures, escalation_weight
 from .estimates import oracle_maj_at_k, warmup_pass_at_k
 from .execution import RunContext
 from .execution.context import parameter_counts
@@ -87,6 +87,7 @@ def write_outputs(context: RunContext, counters: dict[str, int], status: str = "
     wall_s = time.perf_counter() - context.started
     n = len(state.queries)
     resolved = state.resolved_count
+    weight, weight_source = escalation_weight(config.escalation.cost_weight, parameter_counts(config, context.engines))
     verification = verifier.label or config.verifier.name
     oracle = verifier.needs_reference
     summary = {
@@ -114,8 +115,10 @@ def write_outputs(context: RunContext, counters: dict[str, int], status: str = "
         "completion_tokens": sum(p["completion_tokens"] for p in state.by_phase.values()),
         "by_phase": state.by_phase,
         "by_engine": state.by_engine,
-        "cost_samples": round(sum(e["samples"] * (config.escalation.cost_weight if name == "escalated" else 1.0)
+        "cost_samples": round(sum(e["samples"] * (weight if name == "escalated" else 1.0)
                                   for name, e in state.by_engine.items()), 3),
+        "escalation_cost_weight": {"weight": weight, "produced_by": weight_source} if "escalated" in context.engines
+        else None,
         "pool_size": len(context.pool) if context.pool is not None else 0,
         "wall_time_s": round(wall_s, 3),
         "time_s": {k: round(v, 4) for k, v in sorted(timings.items())},

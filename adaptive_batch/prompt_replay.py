@@ -15,7 +15,7 @@ from typing import Any, Union
 
 from retrieval.pool import Demonstration
 
-from .config import DataConfig, PromptConfig, VerifierConfig
+from .config import DataConfig, EscalationConfig, PromptConfig, VerifierConfig
 from .config_file import upgrade_saved_config
 from .dataset import load_queries
 from .errors import UserError
@@ -49,6 +49,9 @@ def rebuild_prompt(run_dir: str | Path, query_id: str, sample_index: int) -> Uni
     demos = [Demonstration(d, queries[d].question, pool_response(by_query[d], results[d]), 0.0)
              for d in sample["demo_ids"]]
     verifier = create_verifier(VerifierConfig.from_dict(config["verifier"]))
-    builder = PromptBuilder(PromptConfig.from_dict(config["prompt"]), canonical=verifier.canonical,
+    prompt = PromptConfig.from_dict(config["prompt"])
+    if sample.get("engine") == "escalated":
+        prompt = EscalationConfig.from_dict(config.get("escalation", {})).prompt(prompt)
+    builder = PromptBuilder(prompt, canonical=verifier.canonical,
                             k=int(config.get("retrieval", {}).get("k", 3)))
     return builder.prompt_for(queries[query_id].question, demos)

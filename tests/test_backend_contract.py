@@ -74,6 +74,8 @@ def test_chat_messages(backend):
                 {"role": "user", "content": "A box holds 6 pens. How many pens are in 4 boxes?"})
     (out,) = backend.generate([GenerationRequest(messages, PARAMS, seed=3)])
     assert out[0].completion_tokens > 0 and out[0].error is None
+    counted = backend.prompt_tokens(messages)
+    assert counted is None or counted == out[0].prompt_tokens  # a chat prompt, priced by its template's tokens
 
 
 def test_a_prompt_too_long_is_an_error_for_that_request_only(backend):

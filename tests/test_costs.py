@@ -87,6 +87,16 @@ def test_a_budget_in_cost_needs_a_price_table(hard, tmp_path):
         RunConfig.from_dict({"data": {"path": str(hard)}, "prices": {"input": 1.0}})
 
 
+@pytest.mark.parametrize("unit", ["total-tokens", "flops"])
+def test_a_budget_that_covers_no_sample_is_refused_with_what_one_costs(hard, tmp_path, unit):
+    """--budget 0.5 total tokens (or FLOPs) a query, 60 in all, would run nothing: refused before any sample."""
+    config = unit_config(hard, tmp_path / unit, unit, 0)
+    config = RunConfig.from_dict({**config.to_dict(), "schedule": {"budget": 0.5, "budget_unit": unit}})
+    with pytest.raises(ConfigError, match=r"--budget 0.5 \(%s a query.*does not cover one sample.*raise --budget" % unit):
+        run(config)
+    assert not (tmp_path / unit / "samples.jsonl").exists()
+
+
 def test_the_online_choice_of_prompt_converges_to_the_base_prompt_where_demonstrations_do_not_help(
         tmp_path):
     records = synthetic_queries(300, seed=5)

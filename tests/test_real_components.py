@@ -145,3 +145,22 @@ def test_the_second_real_model_runs_in_chat_style_through_its_own_template(tmp_p
     # It writes answers the extractor reads (no warning of a prompt and an extractor at odds).
     assert sum(r["answer"] is not None for r in rows) > len(rows) / 2
     assert not [w for w in result.summary["warnings"] if "extractor could read" in w]
+
+
+def test_chat_prompts_are_counted_exactly_and_share_the_aligned_prefix_cache():
+    """A chat prompt is rendered with the model's own template before it reaches llama.cpp: its tokens
+    are known before it is sent (budgets price it exactly), and prompts that share a system message and
+    examples reuse the cache at aligned chunks, so the samples do not depend on the serving order."""
+    from adaptive_batch.backends import create_backend
+
+    backend = create_backend(model="smollm2-135m-instruct")
+    given = create_backend(model="smollm2-135m-instruct", options={"serve_order": "given"})
+    shots = PromptBuilder(PromptConfig(style="chat")).build("QUESTION")[:-1]
+    params = SamplingParams(temperature=0.8, top_p=0.95, top_k=40, max_tokens=16, stop=())
+    requests = [GenerationRequest(shots + ({"role": "user", "content": q},), params, seed=i) for i, q in enumerate(
+        ["Sam has 3 cats and gets 4 more. How many cats does he have?", "A pie has 8 slices and 3 are eaten. How many are left?"])]
+    out = [c for (c,) in backend.generate(requests)]
+    assert [c.prompt_tokens for c in out] == [backend.prompt_tokens(r.prompt) for r in requests]
+    assert min(c.prompt_tokens for c in out) > 64 and max(c.cached_tokens for c in out) >= 64
+    reversed_out = [c for (c,) in given.generate(requests[::-1])][::-1]
+    assert [c.text for c in reversed_out] == [c.text for c in out]

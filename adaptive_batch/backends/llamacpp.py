@@ -149,6 +149,8 @@ class LlamaCppBackend(BackendBase):
         )
         self.chunk, self.serve_order = chunk, serve_order
         self._valid_upto = 0  # cached positions below this were computed as whole aligned chunks
+        self._formatter: Any = False  # the chat template's formatter, built on first use (None: no template)
+        self._eos_text = ""
         self.n_ctx = n_ctx
         self.model_id = f"llamacpp:{os.path.basename(path)}"
         self.activity = EngineActivity(1)
@@ -157,11 +159,33 @@ class LlamaCppBackend(BackendBase):
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=False))
 
     def prompt_tokens(self, prompt) -> Optional[int]:
-        # As create_completion tokenizes a text prompt; chat formatting happens inside
-        # llama-cpp-python, so a chat prompt's exact count is not known beforehand.
+        ids = self._prompt_ids(prompt)
+        return len(ids) if ids is not None else None
+
+    def _prompt_ids(self, prompt) -> Optional[list[int]]:
+        """The tokens the engine evaluates: a text prompt as create_completion tokenizes it; a chat
+        prompt rendered with the GGUF's own chat template (as llama-cpp-python's template handler
+        does), so chat prompts are counted exactly and share the aligned prefix cache. None for a
+        chat prompt to a model without a template."""
         if isinstance(prompt, str):
-            return len(self._llm.tokenize(prompt.encode("utf-8"), special=True))
-        return None
+            return self._llm.tokenize(prompt.encode("utf-8"), special=True)
+        formatter = self._chat_formatter()
+        if formatter is None:
+            return None
+        rendered = formatter(messages=list(prompt)).prompt
+        return self._llm.tokenize(rendered.encode("utf-8"), add_bos=False, special=True)
+
+    def _chat_formatter(self):
+        if self._formatter is False:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            template = self._llm.metadata.get("tokenizer.chat_template")
+            eos, bos = self._llm.token_eos(), self._llm.token_bos()
+            self._eos_text = self._llm._model.token_get_text(eos) if eos != -1 else ""
+            self._formatter = Jinja2ChatFormatter(
+                template=template, eos_token=self._eos_text,
+                bos_token=self._llm._model.token_get_text(bos) if bos != -1 else "") if template else None
+        return self._formatter
 
     def parameter_count(self) -> int:
         import llama_cpp
@@ -186,13 +210,12 @@ class LlamaCppBackend(BackendBase):
 
     def serving_order(self, requests: Sequence[GenerationRequest]) -> list[int]:
         """The order the requests are served in. With ``prefix``, sorted by their prompts' tokens (chat
-        prompts, whose formatting happens inside llama-cpp-python, first, as given): neighbours then share
+        prompts as the model's template renders them; without a template, first, as given): neighbours then share
         their longest prefixes, e.g. the same demonstrations. Safe because the cache is reused only at
         aligned chunk boundaries, so a sample does not depend on the one served before it."""
         if self.serve_order == "given":
             return list(range(len(requests)))
-        keys = [self._llm.tokenize(r.prompt.encode("utf-8"), special=True) if isinstance(r.prompt, str) else []
-                for r in requests]
+        keys = [self._prompt_ids(r.prompt) or [] for r in requests]
         return sorted(range(len(requests)), key=lambda i: (keys[i], i))
 
     def stats(self) -> dict:
@@ -213,12 +236,17 @@ class LlamaCppBackend(BackendBase):
         started, started_at = time.perf_counter(), round(time.time(), 3)
         cached = 0
         try:
+            ids = self._prompt_ids(request.prompt)
             if isinstance(request.prompt, str):
-                cached = self._align_cache(self._llm.tokenize(request.prompt.encode("utf-8"), special=True))
+                cached = self._align_cache(ids)
                 out = self._llm.create_completion(prompt=request.prompt, **sampling)
                 text = out["choices"][0]["text"]
+            elif ids is not None:  # chat, rendered with the model's template: the template's stop token too
+                cached = self._align_cache(ids)
+                out = self._llm.create_completion(prompt=ids, **{**sampling, "stop": [*p.stop, self._eos_text]})
+                text = out["choices"][0]["text"]
             else:
-                self._llm.reset()  # chat formatting happens inside llama-cpp-python: no reuse
+                self._llm.reset()  # no template: llama-cpp-python formats the chat itself, no reuse
                 self._valid_upto = 0
                 out = self._llm.create_chat_completion(messages=list(request.prompt), **sampling)
                 text = out["choices"][0]["message"]["content"] or ""

@@ -54,6 +54,7 @@ RENAMES = {
     ("escalation", "model"): "escalate-model",
     ("escalation", "temperature"): "escalate-temperature",
     ("escalation", "after"): "escalate-after",
+    ("escalation", "prompt_style"): "escalate-prompt-style",
     ("escalation", "cost_weight"): "escalate-cost-weight",
     ("prices", "input"): "price-input",
     ("prices", "cached_input"): "price-cached-input",

@@ -30,7 +30,7 @@ from ..backends import Backend, create_backend
 from ..cache import ResponseCache
 from ..config import RunConfig
 from ..config_file import upgrade_saved_config
-from ..costs import CostModel
+from ..costs import CostModel, format_amount
 from ..dataset import dataset_fingerprint, load_queries
 from ..errors import ConfigError
 from ..prompts import PromptBuilder
@@ -53,7 +53,8 @@ class RunContext:
     verifier: Verifier
     queries: list[Query]
     cap: int  # the most samples any query may get
-    builder: PromptBuilder
+    # Prompt builders by engine: the escalated engine's may have its own prompt style.
+    builders: dict[str, PromptBuilder]
     backend: Backend
     # Engines by name, with their sampling: "main", and "escalated" where escalation is on.
     engines: dict[str, tuple[Backend, SamplingParams]]
@@ -71,6 +72,11 @@ class RunContext:
     warnings: list[str] = field(default_factory=list)
 
     @property
+    def builder(self) -> PromptBuilder:
+        """The main engine's prompt builder."""
+        return self.builders["main"]
+
+    @property
     def escalated(self) -> Optional[Backend]:
         return self.engines["escalated"][0] if "escalated" in self.engines else None
 
@@ -84,7 +90,7 @@ class RunContext:
             cap_of = calibrated_caps(state, self.verifier.success_lower_bound, schedule.stop_confidence,
                                      schedule.warmup, self.cap)
         retrieval = self.config.retrieval
-        pricer = None if state.cost.per_sample else PromptPricer(self.builder, self.queries, self.engines,
+        pricer = None if state.cost.per_sample else PromptPricer(self.builders, self.queries, self.engines,
                                                                   state.cost, state)
         demonstrations = DemonstrationChoice(
             self.pool, self.method.demonstrations, retrieval.k, retrieval.min_similarity, retrieval.rotate_among,
@@ -130,6 +136,9 @@ def prepare(config: RunConfig, backend: Optional[Backend] = None, embedder: Any 
     pool, embedder, vectors = _pool(config, method, queries, embedder, timings, say)
     cost = _cost_model(config, engines)
     state = RunState(queries, total_budget(schedule, len(queries)), vote_rule=verifier.resolved, cost=cost)
+    builders = _builders(config, verifier, engines)
+    if not cost.per_sample:
+        _refuse_a_budget_below_one_sample(config, state.total_budget, builders["main"], queries, engines, cost)
     cap = verifier.sample_cap(schedule.per_query_cap)
     warmup_targets = None
     if schedule.allocator:
@@ -138,7 +147,7 @@ def prepare(config: RunConfig, backend: Optional[Backend] = None, embedder: Any 
     pending = PendingRound(run_dir)
     return RunContext(
         config=config, method=method, verifier=verifier, queries=queries, cap=cap,
-        builder=PromptBuilder(config.prompt, canonical=verifier.canonical, k=config.retrieval.k), backend=backend, engines=engines,
+        builders=builders, backend=backend, engines=engines,
         run_dir=run_dir, log=log, logged=logged, pending=pending,
         cache=ResponseCache(config.cache_dir) if config.cache_dir else None, pool=pool,
         embedder_id=embedder.model_id if pool is not None else None, state=state, warmup_targets=warmup_targets,
@@ -206,6 +215,28 @@ def _engines(config: RunConfig, backend: Backend, given: Optional[Backend]) -> E
         given = backend if same else create_backend(replace(config.backend, name=name, model=model, options=options))
     engines["escalated"] = (given, escalated_params)
     return engines
+
+
+def _builders(config: RunConfig, verifier: Verifier, engines: Engines) -> dict[str, PromptBuilder]:
+    prompts = {"main": config.prompt, "escalated": config.escalation.prompt(config.prompt)}
+    return {name: PromptBuilder(prompts[name], canonical=verifier.canonical, k=config.retrieval.k) for name in engines}
+
+
+def _refuse_a_budget_below_one_sample(config: RunConfig, total: float, builder: PromptBuilder, queries: list[Query],
+                                      engines: Engines, cost: CostModel) -> None:
+    """A budget in tokens, FLOPs or dollars that no sample fits in would run nothing and say little:
+    refused, with what one sample costs (the cheapest prompt of the first 100 queries, one output token)."""
+    backend = engines["main"][0]
+    counts = [backend.prompt_tokens(builder.prompt_for(q.question)) for q in queries[:100]]
+    if not counts or None in counts:
+        return
+    least = cost.of(min(counts), 0, 1, "main")
+    if total < least:
+        unit = config.schedule.budget_unit
+        name = {"flops": " FLOPs", "output-tokens": " output tokens", "total-tokens": " tokens"}.get(unit, "")
+        raise ConfigError(f"--budget {config.schedule.budget:g} ({unit} a query; {format_amount(total, unit)}{name} in "
+                          f"all) does not cover one sample: the cheapest prompt ({min(counts)} tokens) alone costs "
+                          f"{format_amount(least, unit)}{name}; raise --budget")
 
 
 def parameter_counts(config: RunConfig, engines: Engines) -> dict[str, Optional[int]]:

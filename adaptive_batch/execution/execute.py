@@ -52,8 +52,8 @@ class SampleExecutor:
     def request_for(self, assignment) -> tuple[GenerationRequest, str, str]:
         """The engine request of one assignment, its cache key and the engine it goes to."""
         question = self.context.queries[assignment.position].question
-        prompt = self.context.builder.prompt_for(question, assignment.demonstrations)
         engine = assignment.engine
+        prompt = self.context.builders[engine].prompt_for(question, assignment.demonstrations)
         backend, params = self._engines[engine]
         request = GenerationRequest(prompt=prompt, params=params, seed=assignment.seed)
         return request, request_key(backend.model_id, request, 0), engine

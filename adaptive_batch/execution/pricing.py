@@ -17,9 +17,9 @@ class PromptPricer:
     8 tokens a chat message). Its predicted output is the mean output of that engine's samples so
     far (``max_tokens`` before the first), its predicted cache share the engine's share so far."""
 
-    def __init__(self, builder: PromptBuilder, queries: list[Query], engines: dict[str, tuple[Backend, SamplingParams]],
+    def __init__(self, builders: dict[str, PromptBuilder], queries: list[Query], engines: dict[str, tuple[Backend, SamplingParams]],
                  cost: CostModel, state: RunState):
-        self.builder, self.queries, self.engines, self.cost, self.state = builder, queries, engines, cost, state
+        self.builders, self.queries, self.engines, self.cost, self.state = builders, queries, engines, cost, state
         self._tokens: dict[tuple, int] = {}
         self.estimated = 0  # prompts whose tokens were estimated, not counted
 
@@ -29,7 +29,7 @@ class PromptPricer:
         if found is None:
             if len(self._tokens) > 100_000:
                 self._tokens.clear()
-            prompt = self.builder.prompt_for(self.queries[position].question, demonstrations)
+            prompt = self.builders[engine].prompt_for(self.queries[position].question, demonstrations)
             found = self.engines[engine][0].prompt_tokens(prompt)
             if found is None:
                 self.estimated += 1

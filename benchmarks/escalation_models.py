@@ -1,0 +1,120 @@
+"""Escalation between two real models, both ways, against each model alone at equal FLOPs.
+
+    python benchmarks/escalation_models.py --dataset ../shared/datasets/svamp.jsonl --limit 200 \
+        --budget-samples 6 --after 4
+
+The models: the default Gemma 3 270M (a base model: few-shot completion prompts) and
+SmolLM2-135M-Instruct (a chat model: its GGUF chat template), each with the prompt style it
+needs (``escalation.prompt_style``). First the default model alone at ``--budget-samples``
+samples a query sets the FLOPs budget F (its measured FLOPs a query); then four runs at F
+FLOPs a query (``--budget-unit flops``, each engine's tokens at its own parameter count, read
+from its GGUF): each model alone, and each escalating to the other after ``--after`` samples of
+a query. Reported per run and engine: samples, tokens, FLOPs, passing samples, queries first
+resolved by it, and the run's coverage; so where the escalated compute went, and whether it
+beat either model alone at the same compute.
+
+Every run is the adaptive two-phase processor, oracle-verified (reference answers), same seed.
+A shared response cache serves the base-prompt warm-up samples a previous run already drew
+(same model, prompt and seed, drawn in the same warm-up order).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from adaptive_batch import RunConfig, run
+from adaptive_batch.backends import create_backend
+from adaptive_batch.config import BackendConfig
+from retrieval import create_embedder
+
+MODELS = {"gemma": ("gemma3-270m", "completion"), "smollm2": ("smollm2-135m-instruct", "chat")}
+
+
+def engine_breakdown(run_dir: Path, parameters: dict) -> dict:
+    """Per engine: samples, tokens, FLOPs, passing samples, the queries it resolved first."""
+    samples = pq.read_table(run_dir / "samples.parquet").to_pylist()
+    first_pass: dict[str, str] = {}
+    for s in sorted(samples, key=lambda s: (s["query_id"], s["sample_index"])):
+        if s["passed"] and s["query_id"] not in first_pass:
+            first_pass[s["query_id"]] = s["engine"]
+    engines: dict = defaultdict(lambda: Counter())
+    for s in samples:
+        e = engines[s["engine"]]
+        e["samples"] += 1
+        e["prompt_tokens"] += s["prompt_tokens"]
+        e["cached_tokens"] += s["cached_tokens"] or 0
+        e["completion_tokens"] += s["completion_tokens"]
+        e["passing_samples"] += int(bool(s["passed"]))
+    out = {}
+    for name, e in sorted(engines.items()):
+        evaluated = e["prompt_tokens"] - e["cached_tokens"] + e["completion_tokens"]
+        out[name] = {**e, "flops": 2.0 * parameters[name] * evaluated,
+                     "pass_rate": round(e["passing_samples"] / max(1, e["samples"]), 4),
+                     "queries_resolved_first": sum(1 for engine in first_pass.values() if engine == name),
+                     "mean_output_tokens": round(e["completion_tokens"] / max(1, e["samples"]), 1)}
+    return out
+
+
+def one_run(name: str, main: str, escalated: str | None, budget: float, unit: str, args, backends, embedder) -> dict:
+    model, style = MODELS[main]
+    raw: dict = {"data": {"path": args.dataset, "limit": args.limit},
+                 "backend": {"model": model}, "prompt": {"style": style},
+                 "schedule": {"budget": budget, "budget_unit": unit, "warmup": 2},
+                 "seed": args.seed, "cache_dir": args.cache_dir, "output_dir": f"{args.runs_dir}/{name}-s{args.seed}"}
+    if escalated:
+        raw["escalation"] = {"model": MODELS[escalated][0], "prompt_style": MODELS[escalated][1], "after": args.after}
+    started = time.time()
+    result = run(RunConfig.from_dict(raw), backend=backends[main], embedder=embedder,
+                 escalation_backend=backends[escalated] if escalated else None)
+    s, n = result.summary, result.summary["n_queries"]
+    parameters = s["compute"]["parameters"]
+    row = {
+        "main": model, "escalated_to": MODELS[escalated][0] if escalated else None,
+        "coverage": result.coverage, "samples_per_query": s["samples"] / n,
+        "flops_per_query": s["compute"]["flops"] / n, "budget": s["budget"], "stop_reason": s["stop_reason"],
+        "escalation_cost_weight": s.get("escalation_cost_weight"),
+        "engines": engine_breakdown(Path(result.run_dir), parameters),
+        "run_dir": str(result.run_dir), "wall_s": round(time.time() - started, 1),
+    }
+    print(name, json.dumps({k: v for k, v in row.items() if k != "engines"}), flush=True)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--limit", type=int, default=200)
+    parser.add_argument("--budget-samples", type=float, default=6)
+    parser.add_argument("--after", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache-dir", default=".cache/escalation")
+    parser.add_argument("--runs-dir", default="runs/escalation-models")
+    parser.add_argument("--out", default="benchmarks/results/escalation-models-first200-seed0.json")
+    args = parser.parse_args(argv)
+
+    backends = {name: create_backend(BackendConfig(model=model)) for name, (model, _) in MODELS.items()}
+    embedder = create_embedder("sentence-transformers")
+    report: dict = {"settings": vars(args), "models": {n: b.model_id for n, b in backends.items()},
+                    "parameters": {n: b.parameter_count() for n, b in backends.items()}, "runs": {}}
+    scale = one_run("gemma-alone-samples", "gemma", None, args.budget_samples, "samples", args, backends, embedder)
+    flops = float(f"{scale['flops_per_query']:.4g}")
+    report["flops_budget_per_query"] = flops
+    report["runs"]["gemma-alone-samples"] = scale
+    for name, main_model, escalated in (("gemma-alone", "gemma", None), ("smollm2-alone", "smollm2", None),
+                                        ("gemma-to-smollm2", "gemma", "smollm2"),
+                                        ("smollm2-to-gemma", "smollm2", "gemma")):
+        report["runs"][name] = one_run(name, main_model, escalated, flops, "flops", args, backends, embedder)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
