@@ -7,8 +7,9 @@ Every run reads the data without its answers (``reference`` is never given to it
 then judges its final answers against the references. Per budget B and seed, side by side:
 
 - ``self-consistency``: uniform best-of-B, majority vote (Wang et al. 2022);
-- ``adaptive-consistency``: per-query Beta stopping (Aggarwal et al. 2023), at most B samples a
-  query, nothing reallocated (elimination capped at B);
+- ``adaptive-consistency``: per-query Beta stopping (Aggarwal et al. 2023) at their confidence
+  0.95, at most B samples a query, nothing reallocated (elimination capped at B);
+  ``adaptive-consistency-c0.8`` the same at this tool's default confidence, 0.8;
 - ``elimination``: label-free elimination, base prompts, the budget B x queries with the samples
   saved on decided queries going to open ones (threshold rule);
 - ``adaptive``: the same with retrieved demonstrations, every decided query in the pool;
@@ -45,7 +46,8 @@ from adaptive_batch.verifiers.consistency import beta_top_probability
 from adaptive_batch.verifiers.reference import ReferenceVerifier
 from retrieval import create_embedder
 
-METHODS = ("self-consistency", "adaptive-consistency", "elimination", "adaptive", "adaptive-floor")
+METHODS = ("self-consistency", "adaptive-consistency", "adaptive-consistency-c0.8", "elimination", "adaptive",
+           "adaptive-floor")
 CONFIDENCES = (0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 
 
@@ -53,10 +55,13 @@ def method_config(method: str, budget: float, args) -> dict:
     """The config sections a method changes: schedule, verifier options, retrieval."""
     threshold = {"name": "consistency", "options": {"min_votes": 3, "min_share": 0.5}}
     beta = {"name": "consistency", "options": {"stopping": "beta", "confidence": args.beta_confidence}}
+    beta_08 = {"name": "consistency", "options": {"stopping": "beta", "confidence": 0.8}}  # this tool's default
     return {
         "self-consistency": {"schedule": {"method": "uniform", "budget": budget}, "verifier": threshold},
         "adaptive-consistency": {"schedule": {"method": "elimination", "budget": budget, "max_per_query": budget},
                                  "verifier": beta},
+        "adaptive-consistency-c0.8": {"schedule": {"method": "elimination", "budget": budget, "max_per_query": budget},
+                                      "verifier": beta_08},
         "elimination": {"schedule": {"method": "elimination", "budget": budget}, "verifier": threshold},
         "adaptive": {"schedule": {"method": "adaptive", "budget": budget}, "verifier": threshold},
         "adaptive-floor": {"schedule": {"method": "adaptive", "budget": budget}, "verifier": threshold,
@@ -68,7 +73,7 @@ def one_run(method: str, budget: float, seed: int, data: Path, reference: str, a
     sections = method_config(method, budget, args)
     sections["schedule"]["warmup"] = args.warmup
     cache = args.cache_dir
-    if method.startswith("adaptive") and method != "adaptive-consistency":
+    if method in ("adaptive", "adaptive-floor"):
         cache = f"{args.cache_dir}-copy"  # a fresh copy: cached-token counts of its own serving order
         shutil.rmtree(cache, ignore_errors=True)
         if Path(args.cache_dir).exists():
@@ -89,6 +94,7 @@ def one_run(method: str, budget: float, seed: int, data: Path, reference: str, a
         "total_tokens_per_query": compute["total_tokens"] / n,
         "uncached_tokens_per_query": (compute["uncached_prompt_tokens"] + compute["output_tokens"]) / n,
         "pool": score["pool"],
+        "estimates": score["estimates"],
         "run_dir": str(result.run_dir),
         "generated_now": result.summary["samples_generated"],
         "wall_s": round(time.time() - started, 1),

@@ -174,6 +174,36 @@ def test_escalation_sends_late_samples_to_the_second_backend_and_accounts_its_co
     assert result.coverage > plain.coverage
 
 
+def test_an_escalated_model_gets_its_own_prompt_style_and_a_cost_weight_from_the_parameter_counts(synthetic, tmp_path):
+    """A base model escalating to a chat model: the escalated samples were sent chat messages (rebuilt
+    from the log), the main ones text; the cost weight is the parameter ratio; the report's engine table
+    accounts for every sample and every resolved query."""
+    from dataclasses import replace
+
+    from adaptive_batch.backends.simulated import SimulatedBackend
+    from adaptive_batch.config import EscalationConfig
+    from adaptive_batch.prompt_replay import rebuild_prompt
+    from adaptive_batch.report.data import engine_breakdown, load_run
+
+    base = config(synthetic(40), tmp_path, method="elimination", budget=5, name="styles")
+    escalating = replace(base, escalation=EscalationConfig(model="chat.gguf", after=2, prompt_style="chat"))
+    result = run(escalating, escalation_backend=SimulatedBackend(skill=0.3, parameters=3_000_000))
+    rows = samples(result)
+    main = next(r for r in rows if r["engine"] == "main")
+    escalated = next(r for r in rows if r["engine"] == "escalated")
+    assert isinstance(rebuild_prompt(result.run_dir, main["query_id"], main["sample_index"]), str)
+    messages = rebuild_prompt(result.run_dir, escalated["query_id"], escalated["sample_index"])
+    assert isinstance(messages, tuple) and messages[0]["role"] == "system"
+    assert result.summary["escalation_cost_weight"]["weight"] == 3.0
+    assert result.summary["cost_samples"] == pytest.approx(
+        result.summary["by_engine"]["main"]["samples"] + 3 * result.summary["by_engine"]["escalated"]["samples"])
+    table = engine_breakdown(load_run(result.run_dir))
+    assert {e["engine"] for e in table} == {"main", "escalated"}
+    assert sum(e["samples"] for e in table) == result.summary["samples"]
+    assert sum(e["queries_resolved_first"] for e in table) == result.summary["resolved"]
+    assert all(e["flops"] > 0 for e in table)
+
+
 def test_a_run_from_before_a_new_option_existed_still_resumes(synthetic, tmp_path):
     path = synthetic(20)
     first = run(config(path, tmp_path, name="old"))

@@ -17,7 +17,12 @@ from adaptive_batch import RunConfig, run
 from adaptive_batch.config import DataConfig, VerifierConfig
 from adaptive_batch.errors import VerifierError
 from adaptive_batch.scoring import LeakageError, export_run, read_responses, score_run, verify_responses
-from adaptive_batch.verifiers.consistency import ConsistencyVerifier, beta_top_probability
+from adaptive_batch.verifiers.consistency import (
+    ConsistencyOptions,
+    ConsistencyVerifier,
+    beta_top_probability,
+    from_config,
+)
 
 from .conftest import write_jsonl
 
@@ -51,6 +56,10 @@ def test_threshold_and_beta_rules():
     beta = ConsistencyVerifier(stopping="beta", confidence=0.95)
     assert not beta.resolved([3]) and beta.resolved([4])  # 0.9375 < 0.95 <= 0.96875
     assert not beta.resolved([5, 2]) and beta.max_samples == 40
+    # The default (0.8, for budgets of 4 to 16): 2 of 2 votes, 3 of 4 or 5 of 7 decide; 1 of 1 and 4 of 6 do not.
+    default = from_config(VerifierConfig(name="consistency"), ConsistencyOptions(stopping="beta"))
+    assert default.resolved([2]) and default.resolved([3, 1]) and default.resolved([5, 2])
+    assert not default.resolved([1]) and not default.resolved([4, 2]) and not default.resolved([1, 1])
 
 
 def test_label_free_run_votes_needs_no_answers_and_picks_the_majority(synthetic, tmp_path):

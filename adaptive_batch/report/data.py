@@ -118,3 +118,30 @@ def samples_by_query(view: RunView) -> dict[str, list[dict[str, Any]]]:
     for rows in out.values():
         rows.sort(key=lambda s: s["sample_index"])
     return out
+
+
+def engine_breakdown(view: RunView) -> list[dict[str, Any]]:
+    """Where the compute of a run with escalation went: per engine, its samples, tokens, FLOPs
+    (at that engine's parameter count), passing samples and the queries it resolved first.
+    Empty for a run with one engine."""
+    by_engine = view.summary.get("by_engine") or {}
+    if len(by_engine) < 2:
+        return []
+    parameters = (view.summary.get("compute") or {}).get("parameters") or {}
+    models = {"main": view.summary.get("model"), "escalated": view.summary.get("escalation_model")}
+    passing: Counter = Counter(s.get("engine") or "main" for s in view.samples if s.get("passed"))
+    first: dict[str, str] = {}
+    for s in sorted(view.samples, key=lambda s: s["sample_index"]):
+        if s.get("passed") and s["query_id"] not in first:
+            first[s["query_id"]] = s.get("engine") or "main"
+    resolved_first = Counter(first.values())
+    rows = []
+    for name, e in sorted(by_engine.items(), key=lambda item: (item[0] != "main", item[0])):
+        evaluated = e.get("prompt_tokens", 0) - e.get("cached_tokens", 0) + e.get("completion_tokens", 0)
+        count = parameters.get(name)
+        rows.append({"engine": name, "model": models.get(name), "samples": e.get("samples", 0),
+                     "prompt_tokens": e.get("prompt_tokens", 0), "cached_tokens": e.get("cached_tokens", 0),
+                     "completion_tokens": e.get("completion_tokens", 0),
+                     "flops": 2.0 * count * evaluated if count else None,
+                     "passing_samples": passing[name], "queries_resolved_first": resolved_first[name]})
+    return rows

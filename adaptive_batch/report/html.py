@@ -7,7 +7,7 @@ import json
 from typing import Sequence
 
 from ..costs import UNIT_LABEL, format_amount
-from .data import RunView, samples_by_query
+from .data import RunView, engine_breakdown, samples_by_query
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 24px auto; max-width: 1400px; color: #222; }
@@ -56,7 +56,7 @@ def _cell(value, shown=None) -> str:
 def render(runs: Sequence[RunView], figures: dict[str, str]) -> str:
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>adaptive-batch report</title>"
              f"<style>{STYLE}</style></head><body>",
-             "<h1>adaptive-batch report</h1>", _overview(runs), _estimates(runs)]
+             "<h1>adaptive-batch report</h1>", _overview(runs), _estimates(runs), _engines(runs)]
     titles = {"coverage": "Coverage against compute", "samples_hist": "Samples per query",
               "resolutions": "Resolutions and pool growth", "demos": "Most used demonstrations"}
     for key, title in titles.items():
@@ -102,6 +102,23 @@ def _estimates(runs: Sequence[RunView]) -> str:
         return ""
     head = ["run", "estimate", "value", "95% interval", "queries", "produced by"]
     return ("<h2>Estimates comparable night to night</h2><table class='sortable'><thead><tr>"
+            + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def _engines(runs: Sequence[RunView]) -> str:
+    """Runs with escalation: where the compute went, engine by engine."""
+    rows = []
+    for view in runs:
+        for e in engine_breakdown(view):
+            rows.append("<tr>" + "".join(_cell(v) for v in (
+                view.run_dir.name, e["engine"], e["model"], e["samples"], e["prompt_tokens"], e["cached_tokens"],
+                e["completion_tokens"], _sci(e["flops"]), e["passing_samples"], e["queries_resolved_first"])) + "</tr>")
+    if not rows:
+        return ""
+    head = ["run", "engine", "model", "samples", "prompt tokens", "of them cached", "generated tokens", "FLOPs",
+            "passing samples", "queries it resolved first"]
+    return ("<h2>Where the compute went (escalation)</h2><p class='kind'>FLOPs at each engine's own parameter "
+            "count: 2 x parameters x (uncached prompt + generated tokens).</p><table class='sortable'><thead><tr>"
             + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
