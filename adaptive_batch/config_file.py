@@ -20,7 +20,7 @@ from typing import Any
 
 from .config import PLUGIN_SECTIONS
 
-from .errors import ConfigError
+from .errors import ConfigError, UserError
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
@@ -98,7 +98,8 @@ _MOVED_TO_PLUGINS: dict[str, dict[str, tuple[tuple[str, ...], Any]]] = {
 def upgrade_saved_config(config: dict[str, Any]) -> dict[str, Any]:
     """A saved config (``run.json``) in today's layout: settings an older version kept in the backend and
     verifier sections move into the options of the plugin that took them (those at their old default,
-    or for a plugin not selected, had no effect and go); vLLM's engine arguments move under engine_args."""
+    or for a plugin not selected, had no effect and go); vLLM's engine arguments move under engine_args;
+    the escalation cost weight's old default, where escalation was off, becomes today's (None)."""
     config = {**config}
     for section in PLUGIN_SECTIONS:  # kept as (key, value) pairs before
         if isinstance(config.get(section), dict) and isinstance(config[section].get("options"), list):
@@ -118,4 +119,57 @@ def upgrade_saved_config(config: dict[str, Any]) -> dict[str, Any]:
                     options.setdefault(key, value)
         table["options"] = options
         config[section] = table
+    escalation = config.get("escalation")
+    if isinstance(escalation, dict) and escalation.get("cost_weight") == 4.0 and not any(
+            escalation.get(key) is not None for key in ("backend", "model", "temperature")):
+        # The weight's old default (4), saved by runs without escalation, where it had no effect.
+        config["escalation"] = {**escalation, "cost_weight": None}
+    return complete_plugin_options(config, saved=True)
+
+
+# Plugin option defaults that changed, with the value a run saved before the change ran with, where
+# it had an effect: (section, plugin) -> the saved options -> the former defaults.
+_FORMER_DEFAULTS = {
+    ("verifier", "consistency"): lambda given: {"confidence": 0.95} if given.get("stopping") == "beta" else {},
+}
+
+
+def complete_plugin_options(config: dict[str, Any], saved: bool) -> dict[str, Any]:
+    """``config`` (a dict) with each plugin's options table complete: every field, at its default where
+    not given, so a run's saved config says what its plugins ran with and a changed default shows as a
+    difference on resume instead of silently changing a resumed run. A ``saved`` config from before a
+    default changed gets the former default, where it had an effect. A plugin that is not installed
+    keeps its table as given."""
+    from .registry import backends, verifiers
+
+    config = {**config}
+    backend, escalation = config.get("backend") or {}, config.get("escalation") or {}
+    named = {"backend": (backends, backend.get("name", "llamacpp")),
+             "verifier": (verifiers, (config.get("verifier") or {}).get("name", "reference"))}
+    if escalation.get("backend") not in (None, backend.get("name", "llamacpp")):  # its own plugin, own options
+        named["escalation"] = (backends, escalation["backend"])
+    for section, (registry, name) in named.items():
+        table = config.get(section)
+        if not isinstance(table, dict):
+            continue
+        given = dict(table.get("options") or {})
+        if saved:
+            given = {**_FORMER_DEFAULTS.get((section, name), lambda _: {})(given), **given}
+        try:
+            options = registry.build_options(name, given)
+        except UserError:
+            continue
+        config[section] = {**table, "options": options_dict(options)}
     return config
+
+
+def options_dict(options: Any) -> dict[str, Any]:
+    """A plugin's options as plain data: JSON objects as dicts, lists as lists."""
+    import dataclasses
+    import typing
+
+    from .config_fields import JSONObject, plain
+
+    hints = typing.get_type_hints(type(options))
+    return {f.name: dict(getattr(options, f.name)) if hints[f.name] == JSONObject else plain(getattr(options, f.name))
+            for f in dataclasses.fields(options)}

@@ -87,6 +87,16 @@ def sc_at(row: dict, samples: float) -> float:
     return curve[low] + (curve[high] - curve[low]) * (samples - low) if high > low else curve[low]
 
 
+def sc_at_uncached_tokens(row: dict, budget_key: str, tokens: float) -> float | None:
+    """Self-consistency's accuracy at the same uncached tokens a query (its tokens grow by the same
+    amount each sample); None beyond its largest budget, where it was not measured."""
+    largest = max(row["runs"], key=lambda b: float(b[1:]))
+    sc = row["runs"][largest]["self-consistency"]
+    per_sample = sc["uncached_tokens_per_query"] / sc["samples_per_query"]
+    samples = tokens / per_sample
+    return sc_at(row, samples) if samples <= sc["samples_per_query"] + 1e-9 else None
+
+
 def summarise(rows: list[dict]) -> dict:
     out: dict = {"seeds": [r["seed"] for r in rows], "budgets": {}}
     for budget in rows[0]["runs"]:
@@ -100,6 +110,9 @@ def summarise(rows: list[dict]) -> dict:
             entry["minus_self_consistency"] = interval([x["accuracy"] - s for x, s in zip(runs, sc)])
             entry["minus_self_consistency_at_equal_samples"] = interval(
                 [x["accuracy"] - sc_at(r, x["samples_per_query"]) for x, r in zip(runs, rows)])
+            at_tokens = [sc_at_uncached_tokens(r, budget, x["uncached_tokens_per_query"]) for x, r in zip(runs, rows)]
+            entry["minus_self_consistency_at_equal_uncached_tokens"] = None if None in at_tokens else interval(
+                [x["accuracy"] - a for x, a in zip(runs, at_tokens)])
             wrong = [x["pool"]["shown_wrong_share"] for x in runs if x["pool"]["shown_wrong_share"] is not None]
             entry["pool_shown_wrong_share"] = interval(wrong) if wrong else None
             table[method] = entry
@@ -125,14 +138,16 @@ def markdown(summary: dict) -> str:
     lines = []
     for name, data in summary["datasets"].items():
         lines.append(f"**{name}**, seeds {data['seeds']}\n")
-        lines.append("| B | method | accuracy | minus self-consistency | at equal samples | decided | samples/q | "
-                     "total tokens/q | uncached tokens/q | shown demos wrong |")
-        lines.append("|---|---|---|---|---|---|---|---|---|---|")
+        lines.append("| B | method | accuracy | minus self-consistency | at equal samples | at equal uncached tokens | "
+                     "decided | samples/q | total tokens/q | uncached tokens/q | shown demos wrong |")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
         for budget, table in data["budgets"].items():
             for method, e in table.items():
                 wrong = f"{e['pool_shown_wrong_share']['mean']:.2f}" if e["pool_shown_wrong_share"] else ""
                 lines.append(f"| {budget[1:]} | {method} | {f(e['accuracy'])} | {f(e['minus_self_consistency'])} | "
-                             f"{f(e['minus_self_consistency_at_equal_samples'])} | {e['decided']['mean']:.2f} | "
+                             f"{f(e['minus_self_consistency_at_equal_samples'])} | "
+                             f"{f(e['minus_self_consistency_at_equal_uncached_tokens']) if e['minus_self_consistency_at_equal_uncached_tokens'] else 'beyond the uniform run'} | "
+                             f"{e['decided']['mean']:.2f} | "
                              f"{e['samples_per_query']['mean']:.2f} | {e['total_tokens_per_query']['mean']:.0f} | "
                              f"{e['uncached_tokens_per_query']['mean']:.0f} | {wrong} |")
         lines.append("\nBeta stopping replayed over the uniform run's votes (per-query cap B, nothing reallocated):\n")

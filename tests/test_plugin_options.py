@@ -106,7 +106,8 @@ def test_a_run_directory_written_before_plugin_options_still_resumes(synthetic, 
                        "confidence": 0.95, "max_votes": 40, "command": None, "memory_mb": 1024}
     del old["escalation"]["options"]
     (out / "run.json").write_text(json.dumps(manifest))
-    assert upgrade_saved_config(old)["verifier"]["options"] == {"min_votes": 2}
+    upgraded = upgrade_saved_config(old)["verifier"]["options"]
+    assert upgraded["min_votes"] == 2 and upgraded["stopping"] == "threshold"  # complete, at the defaults
     log = (out / "samples.jsonl").read_text().splitlines(keepends=True)
     (out / "samples.jsonl").write_text("".join(log[:5]))  # killed after five samples
     (out / "summary.json").unlink()
@@ -114,3 +115,30 @@ def test_a_run_directory_written_before_plugin_options_still_resumes(synthetic, 
     assert again.summary["samples_replayed_from_log"] == 5
     assert again.summary["samples_generated"] == first.summary["samples"] - 5
     assert again.coverage == first.coverage
+
+
+def test_a_changed_plugin_default_shows_on_resume_instead_of_silently_changing_the_run(synthetic, tmp_path):
+    """run.json keeps every option a plugin ran with. A run directory from before the Beta rule's default
+    confidence went from 0.95 to 0.8 (its options table held only what was given) ran at 0.95: resumed
+    as is, it is refused, naming the setting; with --consistency-confidence 0.95 it resumes."""
+    from adaptive_batch.errors import ResumeMismatchError
+
+    data, out = synthetic(8), tmp_path / "run"
+
+    def config(**options):
+        return RunConfig.from_dict({"data": {"path": str(data)}, "schedule": {"budget": 3, "warmup": 1},
+                                    "backend": {"name": "simulated"}, "retrieval": {"embedder": "hashing"},
+                                    "verifier": {"name": "consistency", "options": {"stopping": "beta", **options}},
+                                    "output_dir": str(out)})
+
+    first = run(config(confidence=0.95))
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["config"]["verifier"]["options"]["max_votes"] == 40  # complete, not only what was given
+    manifest["config"]["verifier"]["options"] = {"stopping": "beta"}  # as the older version wrote it
+    manifest["config"]["escalation"]["cost_weight"] = 4.0  # the weight's old default, escalation off
+    (out / "run.json").write_text(json.dumps(manifest))
+    (out / "summary.json").unlink()
+    with pytest.raises(ResumeMismatchError, match=r"config.verifier.options.confidence was 0.95, now 0.8"):
+        run(config())
+    again = run(config(confidence=0.95))
+    assert again.summary["samples_generated"] == 0 and again.coverage == first.coverage

@@ -29,7 +29,7 @@ from retrieval import DemonstrationPool, create_embedder
 from ..backends import Backend, create_backend
 from ..cache import ResponseCache
 from ..config import RunConfig
-from ..config_file import upgrade_saved_config
+from ..config_file import complete_plugin_options, upgrade_saved_config
 from ..costs import CostModel, format_amount
 from ..dataset import dataset_fingerprint, load_queries
 from ..errors import ConfigError
@@ -158,7 +158,9 @@ def prepare(config: RunConfig, backend: Optional[Backend] = None, embedder: Any 
 def _open_run_dir(config: RunConfig, run_dir: Path, engines, repair: bool):
     """Create or check the run directory (``run.json``) and replay its log: (log, logged, warnings)."""
     manifest = {
-        "config": {k: v for k, v in config.to_dict().items() if k not in UNCHECKED_ON_RESUME},
+        # Plugins' options complete: a default that changes in a later version shows on resume.
+        "config": complete_plugin_options({k: v for k, v in config.to_dict().items() if k not in UNCHECKED_ON_RESUME},
+                                          saved=False),
         "dataset_sha256": dataset_fingerprint(config.data),
         "model": engines["main"][0].model_id,
     }
