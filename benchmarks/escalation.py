@@ -3,10 +3,10 @@
     python benchmarks/escalation.py --dataset ../shared/datasets/svamp.jsonl --limit 200 \
         --after 4 --temperature 0.3
 
-No second GGUF model is installable here (the package registries hold only the default Gemma 3
-270M), so the "stronger" engine is the default model with another sampling temperature
-(``--escalate-temperature``), the option the issue allows; its cost weight is therefore 1. With a
-second model, pass ``--model PATH`` and a cost weight.
+The "stronger" engine here is the default model with another sampling temperature
+(``--escalate-temperature``); its cost weight is therefore 1. Escalation between two real models
+(Gemma 3 270M and SmolLM2-135M-Instruct, each with its own prompt style, at equal FLOPs) is
+``benchmarks/escalation_models.py``.
 
 Both runs are the adaptive two-phase processor at the same budget and seed. Reported per engine:
 samples, prompt and generated tokens, passing samples, pass rate per sample, queries resolved,

@@ -87,9 +87,53 @@ def one_run(name: str, main: str, escalated: str | None, budget: float, unit: st
     return row
 
 
+def markdown(report: dict) -> str:
+    """Coverage and where the compute went, run by run and engine by engine."""
+    lines = [f"FLOPs budget {report['flops_budget_per_query']:.4g} a query (the default model alone at "
+             f"{report['settings']['budget_samples']:g} samples); escalation after {report['settings']['after']} samples",
+             "", "| run | coverage | samples/q | FLOPs/q | engine | samples | FLOPs share | passing samples | pass rate | "
+             "queries it resolved first | output tokens/sample |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in report["runs"].items():
+        total = sum(e["flops"] for e in r["engines"].values()) or 1.0
+        for i, (engine, e) in enumerate(r["engines"].items()):
+            head = f"| {name} | {r['coverage']:.3f} | {r['samples_per_query']:.2f} | {r['flops_per_query']:.3g} |" if not i \
+                else "| | | | |"
+            model = r["main"] if engine == "main" else r["escalated_to"]
+            lines.append(f"{head} {engine} ({model}) | {e['samples']} | {e['flops'] / total:.2f} | {e['passing_samples']} | "
+                         f"{e['pass_rate']:.3f} | {e['queries_resolved_first']} | {e['mean_output_tokens']} |")
+    return "\n".join(lines)
+
+
+def plot(report: dict, path: Path) -> None:
+    """Coverage of each run at the same FLOPs, its bar split by the engines' shares of those FLOPs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = {n: r for n, r in report["runs"].items() if r["budget"]["unit"] == "flops"}
+    fig, ax = plt.subplots(figsize=(7, 4))
+    colours = {"gemma3-270m": "C0", "smollm2-135m-instruct": "C1"}
+    for x, (name, r) in enumerate(runs.items()):
+        total, bottom = sum(e["flops"] for e in r["engines"].values()), 0.0
+        for engine, e in sorted(r["engines"].items(), key=lambda item: item[0] != "main"):
+            model = r["main"] if engine == "main" else r["escalated_to"]
+            height = r["coverage"] * e["flops"] / total
+            ax.bar(x, height, bottom=bottom, color=colours.get(model, "C2"), edgecolor="white")
+            bottom += height
+        ax.text(x, r["coverage"] + 0.01, f"{r['coverage']:.3f}", ha="center")
+    ax.set_xticks(range(len(runs)), list(runs), fontsize=8)
+    ax.set_ylabel("coverage (bar split by each model's share of the FLOPs)")
+    ax.set_title(f"SVAMP first {report['settings']['limit']}, {report['flops_budget_per_query']:.3g} FLOPs a query")
+    ax.legend(handles=[matplotlib.patches.Patch(color=c, label=m) for m, c in colours.items()], fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--dataset")
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--budget-samples", type=float, default=6)
     parser.add_argument("--after", type=int, default=4)
@@ -97,7 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", default=".cache/escalation")
     parser.add_argument("--runs-dir", default="runs/escalation-models")
     parser.add_argument("--out", default="benchmarks/results/escalation-models-first200-seed0.json")
+    parser.add_argument("--show", metavar="RESULT", help="print the table of a result file, plot it beside it (.png) and stop")
     args = parser.parse_args(argv)
+    if args.show:
+        report = json.loads(Path(args.show).read_text())
+        print(markdown(report))
+        plot(report, Path(args.show).with_suffix(".png"))
+        return 0
 
     backends = {name: create_backend(BackendConfig(model=model)) for name, (model, _) in MODELS.items()}
     embedder = create_embedder("sentence-transformers")
