@@ -24,41 +24,24 @@ import argparse
 import json
 import sys
 import time
-from collections import Counter, defaultdict
 from pathlib import Path
-
-import pyarrow.parquet as pq
 
 from adaptive_batch import RunConfig, run
 from adaptive_batch.backends import create_backend
 from adaptive_batch.config import BackendConfig
+from adaptive_batch.report.data import engine_breakdown as report_engine_breakdown, load_run
 from retrieval import create_embedder
 
 MODELS = {"gemma": ("gemma3-270m", "completion"), "smollm2": ("smollm2-135m-instruct", "chat")}
 
 
-def engine_breakdown(run_dir: Path, parameters: dict) -> dict:
-    """Per engine: samples, tokens, FLOPs, passing samples, the queries it resolved first."""
-    samples = pq.read_table(run_dir / "samples.parquet").to_pylist()
-    first_pass: dict[str, str] = {}
-    for s in sorted(samples, key=lambda s: (s["query_id"], s["sample_index"])):
-        if s["passed"] and s["query_id"] not in first_pass:
-            first_pass[s["query_id"]] = s["engine"]
-    engines: dict = defaultdict(lambda: Counter())
-    for s in samples:
-        e = engines[s["engine"]]
-        e["samples"] += 1
-        e["prompt_tokens"] += s["prompt_tokens"]
-        e["cached_tokens"] += s["cached_tokens"] or 0
-        e["completion_tokens"] += s["completion_tokens"]
-        e["passing_samples"] += int(bool(s["passed"]))
+def engine_breakdown(run_dir: Path) -> dict:
+    """The report's breakdown per engine, with each engine's pass rate and mean output a sample."""
     out = {}
-    for name, e in sorted(engines.items()):
-        evaluated = e["prompt_tokens"] - e["cached_tokens"] + e["completion_tokens"]
-        out[name] = {**e, "flops": 2.0 * parameters[name] * evaluated,
-                     "pass_rate": round(e["passing_samples"] / max(1, e["samples"]), 4),
-                     "queries_resolved_first": sum(1 for engine in first_pass.values() if engine == name),
-                     "mean_output_tokens": round(e["completion_tokens"] / max(1, e["samples"]), 1)}
+    for e in report_engine_breakdown(load_run(run_dir)):
+        name, samples = e.pop("engine"), max(1, e["samples"])
+        out[name] = {**e, "pass_rate": round(e["passing_samples"] / samples, 4),
+                                "mean_output_tokens": round(e["completion_tokens"] / samples, 1)}
     return out
 
 
@@ -74,13 +57,12 @@ def one_run(name: str, main: str, escalated: str | None, budget: float, unit: st
     result = run(RunConfig.from_dict(raw), backend=backends[main], embedder=embedder,
                  escalation_backend=backends[escalated] if escalated else None)
     s, n = result.summary, result.summary["n_queries"]
-    parameters = s["compute"]["parameters"]
     row = {
         "main": model, "escalated_to": MODELS[escalated][0] if escalated else None,
         "coverage": result.coverage, "samples_per_query": s["samples"] / n,
         "flops_per_query": s["compute"]["flops"] / n, "budget": s["budget"], "stop_reason": s["stop_reason"],
         "escalation_cost_weight": s.get("escalation_cost_weight"),
-        "engines": engine_breakdown(Path(result.run_dir), parameters),
+        "engines": engine_breakdown(Path(result.run_dir)),
         "run_dir": str(result.run_dir), "wall_s": round(time.time() - started, 1),
     }
     print(name, json.dumps({k: v for k, v in row.items() if k != "engines"}), flush=True)

@@ -121,12 +121,9 @@ def samples_by_query(view: RunView) -> dict[str, list[dict[str, Any]]]:
 
 
 def engine_breakdown(view: RunView) -> list[dict[str, Any]]:
-    """Where the compute of a run with escalation went: per engine, its samples, tokens, FLOPs
-    (at that engine's parameter count), passing samples and the queries it resolved first.
-    Empty for a run with one engine."""
+    """Where a run's compute went: per engine (one, or two with escalation), its samples, tokens,
+    FLOPs (at that engine's parameter count), passing samples and the queries it resolved first."""
     by_engine = view.summary.get("by_engine") or {}
-    if len(by_engine) < 2:
-        return []
     parameters = (view.summary.get("compute") or {}).get("parameters") or {}
     models = {"main": view.summary.get("model"), "escalated": view.summary.get("escalation_model")}
     passing: Counter = Counter(s.get("engine") or "main" for s in view.samples if s.get("passed"))

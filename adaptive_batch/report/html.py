@@ -109,7 +109,8 @@ def _engines(runs: Sequence[RunView]) -> str:
     """Runs with escalation: where the compute went, engine by engine."""
     rows = []
     for view in runs:
-        for e in engine_breakdown(view):
+        breakdown = engine_breakdown(view)
+        for e in breakdown if len(breakdown) > 1 else ():
             rows.append("<tr>" + "".join(_cell(v) for v in (
                 view.run_dir.name, e["engine"], e["model"], e["samples"], e["prompt_tokens"], e["cached_tokens"],
                 e["completion_tokens"], _sci(e["flops"]), e["passing_samples"], e["queries_resolved_first"])) + "</tr>")
