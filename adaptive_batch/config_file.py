@@ -132,6 +132,8 @@ def upgrade_saved_config(config: dict[str, Any]) -> dict[str, Any]:
 _FORMER_DEFAULTS = {
     ("verifier", "consistency"): lambda given: {"confidence": 0.95} if given.get("stopping") == "beta" else {},
 }
+# Not here: llamacpp's prefix_store_mb (0 before it existed). Saved prefixes change no sample, only how many
+# prompt tokens the engine reuses, which every sample records as measured; an older run resumes with them.
 
 
 def complete_plugin_options(config: dict[str, Any], saved: bool) -> dict[str, Any]:

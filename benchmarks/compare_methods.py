@@ -97,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extractor", default="expression")
     parser.add_argument("--serve-order", choices=["prefix", "given"], default="prefix",
                         help="the order llamacpp serves a round's requests in (its serve_order option)")
+    parser.add_argument("--prefix-store-mb", type=int, default=None,
+                        help="llamacpp's prefix_store_mb (saved prompt prefixes; default: the backend's)")
     parser.add_argument("--cache-dir", default=".cache/responses")
     parser.add_argument("--share-cache", action="store_true",
                         help="one cache for every method (faster; cached-token counts of demonstration samples then "
@@ -106,7 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     # Recorded in each run's config where it is not the default (so earlier run directories still resume).
-    engine = BackendConfig(options={"serve_order": args.serve_order} if args.serve_order != "prefix" else {})
+    options = {"serve_order": args.serve_order} if args.serve_order != "prefix" else {}
+    if args.prefix_store_mb is not None:
+        options["prefix_store_mb"] = args.prefix_store_mb
+    engine = BackendConfig(options=options)
     backend = create_backend(engine)
     embedder = create_embedder("sentence-transformers")
     retrieval = RetrievalConfig() if args.min_similarity is None else RetrievalConfig(min_similarity=args.min_similarity)

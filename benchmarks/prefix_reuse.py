@@ -9,6 +9,11 @@ demonstration's passing response) in log order, tokenizes it with the model's vo
 counts the tokens the backend's rule would evaluate. For a one-slot engine the log order is the
 generation order. Checks whether continuous scheduling's order costs more prompt work than a
 round's query order.
+
+``--store-tokens N`` also replays a prefix store of N tokens (the backend's ``prefix_store_mb``
+divided by the KV bytes a token takes): every prompt's aligned prefix is kept, least recently
+used evicted first, and a prompt reuses the longest aligned prefix the live cache or the store
+holds. It predicts what the store saves before the engine is run.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from retrieval.pool import Demonstration
 CHUNK = 64  # the llamacpp backend's default alignment
 
 
-def evaluated_tokens(run_dir: Path, tokenize) -> dict:
+def evaluated_tokens(run_dir: Path, tokenize, store_tokens: int = 0) -> dict:
     """Prompt tokens and the tokens the backend's rule would evaluate, in log order and with each
     round's prompts sorted by their tokens (what a prefix-ordering engine would serve)."""
     manifest = json.loads((run_dir / "run.json").read_text())
@@ -49,6 +54,10 @@ def evaluated_tokens(run_dir: Path, tokenize) -> dict:
     for name, order in (("log_order", prompts), ("sorted_within_round", sorted(prompts))):
         evaluated = _evaluated([tokens for _, tokens in order])
         out[name] = {"evaluated": evaluated, "evaluated_share": round(evaluated / out["prompt_tokens"], 4)}
+        if store_tokens:
+            evaluated = _evaluated_with_store([tokens for _, tokens in order], store_tokens)
+            out[name]["with_store"] = {"store_tokens": store_tokens, "evaluated": evaluated,
+                                       "evaluated_share": round(evaluated / out["prompt_tokens"], 4)}
     return out
 
 
@@ -66,15 +75,52 @@ def _evaluated(sequence: list[list[int]]) -> int:
     return total
 
 
+def _evaluated_with_store(sequence: list[list[int]], capacity: int) -> int:
+    """As ``_evaluated``, with every prompt's aligned prefix also kept in a store of ``capacity``
+    tokens (least recently used evicted first)."""
+    store: dict[tuple[int, ...], None] = {}  # insertion order is recency
+    previous: list[int] = []
+    valid = total = 0
+    for tokens in sequence:
+        best, best_key = _common(previous[:valid], tokens), None
+        for key in store:
+            common = _common(key, tokens)
+            if common > best:
+                best, best_key = common, key
+        reuse = (min(best, len(tokens) - 1) // CHUNK) * CHUNK
+        total += len(tokens) - reuse
+        if best_key is not None and reuse:
+            store[best_key] = store.pop(best_key)
+        aligned = tuple(tokens[: (len(tokens) // CHUNK) * CHUNK])
+        if aligned:
+            store.pop(aligned, None)
+            store[aligned] = None
+            while sum(len(k) for k in store) > capacity and len(store) > 1:
+                store.pop(next(iter(store)))
+        previous, valid = tokens, len(aligned)
+    return total
+
+
+def _common(a, b) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--store-tokens", type=int, default=0, help="also replay a prefix store of this many tokens")
     args = parser.parse_args(argv)
     import llama_cpp
 
     vocab = llama_cpp.Llama(model_path=default_model_path(), vocab_only=True, verbose=False)
-    report = {run: evaluated_tokens(Path(run), lambda text: vocab.tokenize(text.encode("utf-8"), special=True))
+    report = {run: evaluated_tokens(Path(run), lambda text: vocab.tokenize(text.encode("utf-8"), special=True),
+                                   args.store_tokens)
               for run in args.runs}
     text = json.dumps(report, indent=2)
     if args.out:

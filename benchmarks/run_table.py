@@ -37,6 +37,8 @@ def row(run_dir: Path) -> dict:
         "serve_order": (summary["config"]["backend"].get("options") or {}).get("serve_order", "prefix")
         if isinstance(summary["config"]["backend"].get("options"), dict) else "given",
         "adaptive_together": summary["config"]["schedule"].get("adaptive_together", 1),
+        "prefix_store": (summary.get("backend_stats") or {}).get("prefix_store"),
+        "engine_s": c.get("engine_s"),
     }
     return {k: round(v, 8) if isinstance(v, float) else v for k, v in out.items()}
 

@@ -50,12 +50,14 @@ def test_shape_and_token_counts(backend):
     for completion in out[0] + out[1]:
         assert isinstance(completion, Completion) and isinstance(completion.text, str)
         assert completion.prompt_tokens > 20
-        assert 0 < completion.completion_tokens <= PARAMS.max_tokens
+        # 0 where the model's first token is a stop sequence (SmolLM2 does it for seed 1 on llama-cpp-python 0.3.36)
+        assert 0 <= completion.completion_tokens <= PARAMS.max_tokens
         assert completion.finish_reason in ("stop", "length") and completion.error is None
         assert "\n" not in completion.text  # stop sequences are honoured
         assert 0 <= completion.cached_tokens <= completion.prompt_tokens and completion.engine_s >= 0
         counted = backend.prompt_tokens(PROMPT)
         assert counted is None or counted == completion.prompt_tokens  # budgets price prompts by it
+    assert any(c.completion_tokens > 0 and c.text for c in out[0] + out[1])
     assert backend.model_id
     # The request of seed 2 repeats the prompt of seed 1: an engine with a prefix cache (all here
     # but llama.cpp's server, which reports none) serves part of it from there.
@@ -80,7 +82,8 @@ def test_chat_messages(backend):
 
 def test_a_prompt_too_long_is_an_error_for_that_request_only(backend):
     long_prompt = "Question: " + "apple " * 3000 + "\nAnswer:"
-    bad, good = backend.generate([GenerationRequest(long_prompt, PARAMS, seed=1), GenerationRequest(PROMPT, PARAMS, seed=1)])
+    # Seed 2: SmolLM2's first token for seed 1 is the stop sequence (an empty answer, no error either).
+    bad, good = backend.generate([GenerationRequest(long_prompt, PARAMS, seed=1), GenerationRequest(PROMPT, PARAMS, seed=2)])
     assert bad[0].error is not None and "too long" in bad[0].error.lower()
     assert good[0].error is None and good[0].completion_tokens > 0
 

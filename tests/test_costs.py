@@ -122,8 +122,10 @@ def test_the_online_choice_of_prompt_converges_to_the_base_prompt_where_demonstr
     assert base_share(useless=False) <= 0.3
 
 
-def test_llamacpp_reports_the_prefix_it_reused_and_counts_prompts_exactly(real_backend):
+def test_llamacpp_reports_the_prefix_it_reused_and_counts_prompts_exactly():
     from adaptive_batch.records import GenerationRequest, SamplingParams
+
+    real_backend = create_backend(options={"prefix_store_mb": 0})  # only the last prompt's prefix is kept
 
     params = SamplingParams(0.8, 0.95, 40, 8, ("\n\n",))
     shared = "Answer each question with the arithmetic expression that computes the answer.\n\n" * 6
@@ -140,7 +142,7 @@ def test_llamacpp_reports_the_prefix_it_reused_and_counts_prompts_exactly(real_b
     assert a.engine_s > 0 and b.engine_s > 0
 
 
-def test_llamacpp_serves_a_batch_in_prefix_order_for_more_reuse_and_the_same_samples(real_backend):
+def test_llamacpp_serves_a_batch_in_prefix_order_for_more_reuse_and_the_same_samples():
     """Prompts of two kinds, interleaved (as a round's queries with different demonstrations are):
     served as given, no prompt shares a whole chunk with the one before; in prefix order, each
     kind's prompts follow each other and reuse their shared part. The samples are the same."""
@@ -151,12 +153,40 @@ def test_llamacpp_serves_a_batch_in_prefix_order_for_more_reuse_and_the_same_sam
              "Question: A box holds 5 pens. How many pens are in 3 boxes?\nAnswer: 5 * 3\n\n" * 5]
     asked = [f"{kinds[i % 2]}Question: What is {i} plus {i + 1}?\nAnswer:" for i in range(6)]
     requests = [GenerationRequest(prompt, params, seed=10 + i) for i, prompt in enumerate(asked)]
-    given = create_backend(options={"serve_order": "given"})
+    # Without saved prefixes, so each prompt can reuse only the one served just before it.
+    given = create_backend(options={"serve_order": "given", "prefix_store_mb": 0})
+    real_backend = create_backend(options={"prefix_store_mb": 0})
     in_order, by_prefix = given.generate(requests), real_backend.generate(requests)
     assert real_backend.serving_order(requests) == [0, 2, 4, 1, 3, 5] or real_backend.serving_order(requests) == [1, 3, 5, 0, 2, 4]
     assert [o[0].text for o in in_order] == [o[0].text for o in by_prefix]
     assert sum(o[0].cached_tokens for o in in_order) == 0
     assert sum(o[0].cached_tokens for o in by_prefix) >= 4 * real_backend.chunk
+
+
+@pytest.mark.model
+def test_llamacpp_prefix_store_lets_a_retry_reuse_its_prefix_after_other_prompts_and_changes_no_sample():
+    """Three queries' prompts, each asked twice, interleaved (as one query's retries are across
+    rounds): without the store, a retry shares only the common head with the prompt before it;
+    with it, the retry restores its own prompt's prefix. The samples are the same."""
+    from adaptive_batch.records import GenerationRequest, SamplingParams
+
+    params = SamplingParams(0.8, 0.95, 40, 8, ("\n\n",))
+    head = "Answer each question with the arithmetic expression that computes the answer.\n\n" * 3
+    asked = [head + f"Question: Bin {j} holds " + ", ".join(f"{t + j} red and {t} blue balls" for t in range(12))
+             + f". How many balls in bin {j}?\nAnswer:" for j in range(3)]
+    requests = [GenerationRequest(prompt, params, seed=20 + i) for i, prompt in enumerate(asked * 2)]
+    plain = create_backend(options={"serve_order": "given", "prefix_store_mb": 0})
+    stored = create_backend(options={"serve_order": "given", "prefix_store_mb": 64})
+    without, with_store = plain.generate(requests), stored.generate(requests)
+    assert [o[0].text for o in without] == [o[0].text for o in with_store]
+    chunk = stored.chunk
+    # A retry restores its whole prompt but the last token's chunk (that token must be evaluated).
+    own_prefix = [(stored.prompt_tokens(prompt) - 1) // chunk * chunk for prompt in asked]
+    assert [o[0].cached_tokens for o in with_store[3:]] == own_prefix
+    assert [o[0].cached_tokens for o in with_store[:3]] == [o[0].cached_tokens for o in without[:3]]
+    assert all(o[0].cached_tokens < own for o, own in zip(without[3:], own_prefix))  # only the shared head
+    store = stored.stats()["prefix_store"]
+    assert store["restores"] == 3 and store["entries"] == 3 and 0 < store["bytes"] <= 64 << 20
 
 
 class _UsageServer(BaseHTTPRequestHandler):

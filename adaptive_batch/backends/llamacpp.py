@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import time
 from dataclasses import dataclass
 from typing import Any, Iterator, Literal, Optional, Sequence
 
 from ..config_fields import PluginOptions, doc, require
-from ..errors import MissingDependencyError, UserError
+from ..errors import BackendError, MissingDependencyError, UserError
 from ..records import Completion, GenerationRequest
 from ..registry import Plugin
 from .activity import EngineActivity
 from .base import BackendBase
+from .prefix_store import PrefixStore
 
 
 def default_model_path() -> str:
@@ -102,15 +104,22 @@ class LlamaCppOptions(LlamaCppEngineOptions):
         "prefix", "prefix: a batch's prompts are served sorted by their tokens, so each shares the longest prefix "
         "with the one before it and more of it comes from the cache (samples are the same either way); given: in "
         "the order planned.")
+    prefix_store_mb: int = doc(
+        2048, "Megabytes of host memory for saved prompt prefixes (the KV state up to each prompt's last aligned "
+        "chunk, least recently used evicted first): a query's retries then reuse their own demonstrations' "
+        "prefix though other prompts were served in between, as a server's prefix cache would; the same samples, "
+        "measured 40% fewer uncached prompt tokens for adaptive prompts (0: off; only the last prompt's prefix is "
+        "kept). Gemma 3 270M keeps about 18 KB a token.")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         require(self.chunk >= 1, f"chunk must be >= 1, got {self.chunk}")
+        require(self.prefix_store_mb >= 0, f"prefix_store_mb must be >= 0, got {self.prefix_store_mb}")
 
 
 def from_config(config, options: LlamaCppOptions) -> "LlamaCppBackend":
     return LlamaCppBackend(config.model, options.n_ctx, options.n_threads, chunk=options.chunk,
-                           serve_order=options.serve_order)
+                           serve_order=options.serve_order, prefix_store_mb=options.prefix_store_mb)
 
 
 class LlamaCppBackend(BackendBase):
@@ -133,6 +142,7 @@ class LlamaCppBackend(BackendBase):
         n_threads: Optional[int] = None,
         chunk: int = 64,
         serve_order: str = "prefix",
+        prefix_store_mb: int = 2048,
         **engine_args: Any,
     ):
         llama_cpp, path = prepare(model, "llamacpp")
@@ -149,6 +159,7 @@ class LlamaCppBackend(BackendBase):
         )
         self.chunk, self.serve_order = chunk, serve_order
         self._valid_upto = 0  # cached positions below this were computed as whole aligned chunks
+        self._store = PrefixStore(prefix_store_mb << 20) if prefix_store_mb else None
         self._formatter: Any = False  # the chat template's formatter, built on first use (None: no template)
         self._eos_text = ""
         self.n_ctx = n_ctx
@@ -219,7 +230,10 @@ class LlamaCppBackend(BackendBase):
         return sorted(range(len(requests)), key=lambda i: (keys[i], i))
 
     def stats(self) -> dict:
-        return {"engine": self.activity.stats()}
+        out = {"engine": self.activity.stats()}
+        if self._store is not None:
+            out["prefix_store"] = self._store.stats()
+        return out
 
     def _one(self, request: GenerationRequest, seed: int) -> Completion:
         p = request.params
@@ -241,10 +255,12 @@ class LlamaCppBackend(BackendBase):
                 cached = self._align_cache(ids)
                 out = self._llm.create_completion(prompt=request.prompt, **sampling)
                 text = out["choices"][0]["text"]
+                self._save_prefix(ids)
             elif ids is not None:  # chat, rendered with the model's template: the template's stop token too
                 cached = self._align_cache(ids)
                 out = self._llm.create_completion(prompt=ids, **{**sampling, "stop": [*p.stop, self._eos_text]})
                 text = out["choices"][0]["text"]
+                self._save_prefix(ids)
             else:
                 self._llm.reset()  # no template: llama-cpp-python formats the chat itself, no reuse
                 self._valid_upto = 0
@@ -275,10 +291,46 @@ class LlamaCppBackend(BackendBase):
             if cached != new:
                 break
             common += 1
+        if self._store is not None:
+            key, stored = self._store.longest(tokens)
+            if key is not None and (min(stored, len(tokens) - 1) // c) > (min(common, len(tokens) - 1) // c):
+                self._restore(key)
+                common = stored
         reuse = (min(common, len(tokens) - 1) // c) * c
         llm.n_tokens = reuse
         self._valid_upto = (len(tokens) // c) * c
         return reuse
+
+    def _save_prefix(self, tokens: list[int]) -> None:
+        """Keep the sequence's state up to the prompt's last aligned chunk (whole chunks only, so a
+        restored prefix is computed exactly as a fresh one would be)."""
+        aligned = (len(tokens) // self.chunk) * self.chunk
+        if self._store is None or not aligned or tuple(tokens[:aligned]) in self._store:
+            return
+        import llama_cpp
+
+        llm = self._llm
+        # Drop the generated tokens and the prompt's last partial chunk: only whole chunks are valid.
+        llm._ctx.kv_cache_seq_rm(0, aligned, -1)
+        llm.n_tokens = aligned
+        size = llama_cpp.llama_state_seq_get_size(llm.ctx, 0)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(llm.ctx, buffer, size, 0)
+        if written:
+            self._store.put(tuple(tokens[:aligned]), bytes(buffer[:written]))
+
+    def _restore(self, key: tuple[int, ...]) -> None:
+        """Load a saved prefix into the sequence in place of what it held."""
+        import llama_cpp
+
+        llm, state = self._llm, self._store.get(key)
+        llm._ctx.kv_cache_seq_rm(0, -1, -1)
+        buffer = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
+        if not llama_cpp.llama_state_seq_set_data(llm.ctx, buffer, len(state), 0):
+            raise BackendError("llama.cpp could not restore a saved prompt prefix")
+        llm.input_ids[: len(key)] = key
+        llm.n_tokens = len(key)
+        self._valid_upto = len(key)
 
     def _prompt_tokens(self, request: GenerationRequest) -> int:
         if isinstance(request.prompt, str):

@@ -1,0 +1,71 @@
+"""Saved KV states of prompt prefixes, for a one-sequence engine that would otherwise keep only the
+last prompt's.
+
+A query's retries with the same demonstrations share a long prefix, but on a one-slot engine the
+next query's prompt overwrites it. Servers keep many prefixes (vLLM's automatic prefix caching,
+llama.cpp server's ``--cache-ram``); this store does the same for the in-process llama.cpp
+backend: after each prompt it keeps the sequence's state up to the prompt's last aligned chunk,
+and a later prompt restores the longest one it shares. Entries are evicted least recently used
+first, within a byte cap.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Optional, Sequence
+
+import numpy as np
+
+
+class PrefixStore:
+    def __init__(self, capacity_bytes: int):
+        self.capacity_bytes = capacity_bytes
+        self._entries: OrderedDict[tuple[int, ...], bytes] = OrderedDict()
+        self._arrays: dict[tuple[int, ...], np.ndarray] = {}
+        self.bytes = 0
+        self.restores = self.saves = self.evictions = 0
+        self.peak_bytes = 0
+
+    def __contains__(self, key: tuple[int, ...]) -> bool:
+        return key in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def longest(self, tokens: Sequence[int]) -> tuple[Optional[tuple[int, ...]], int]:
+        """The entry sharing the longest prefix with ``tokens``, and how many tokens it shares."""
+        probe = np.asarray(tokens)
+        best_key, best = None, 0
+        for key, saved in self._arrays.items():
+            n = min(len(saved), len(probe))
+            if n <= best:
+                continue
+            differ = np.flatnonzero(saved[:n] != probe[:n])
+            common = int(differ[0]) if differ.size else n
+            if common > best:
+                best_key, best = key, common
+        return best_key, best
+
+    def get(self, key: tuple[int, ...]) -> bytes:
+        self._entries.move_to_end(key)
+        self.restores += 1
+        return self._entries[key]
+
+    def put(self, key: tuple[int, ...], state: bytes) -> None:
+        if key in self._entries or len(state) > self.capacity_bytes:
+            return
+        self._entries[key] = state
+        self._arrays[key] = np.asarray(key)
+        self.bytes += len(state)
+        self.saves += 1
+        while self.bytes > self.capacity_bytes:
+            old, data = self._entries.popitem(last=False)
+            del self._arrays[old]
+            self.bytes -= len(data)
+            self.evictions += 1
+        self.peak_bytes = max(self.peak_bytes, self.bytes)
+
+    def stats(self) -> dict:
+        return {"entries": len(self._entries), "bytes": self.bytes, "peak_bytes": self.peak_bytes,
+                "capacity_bytes": self.capacity_bytes, "saves": self.saves, "restores": self.restores,
+                "evictions": self.evictions}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The prefix store of benchmarks/README.md, on the pilot slice (SVAMP queries 251-350, seed 0, budget 6):
+# elimination and adaptive (auto demonstrations, prefix-order serving), each without and with llamacpp's
+# saved prompt prefixes (--llamacpp-prefix-store-mb), each on its own fresh response cache so every sample's
+# cached-token count is its own. Writes benchmarks/results/levers-pilot-store.json.
+set -euo pipefail
+PY=${PY:-python}
+RUNS=${RUNS:-runs}
+CACHE=${CACHE:-.cache}
+for store in 0 1024; do
+  for v in elimination adaptive-auto; do
+    rm -rf "$CACHE/store-$store-$v"
+    "$PY" benchmarks/compare_methods.py --dataset ../shared/datasets/svamp.jsonl \
+      --skip 250 --limit 100 --budget 6 --seeds 0 --methods "$v" --cache-dir "$CACHE/store-$store-$v" \
+      --prefix-store-mb "$store" --runs-dir "$RUNS/pilot-store$store" --out "$RUNS/pilot-store$store-$v.json"
+  done
+done
+"$PY" benchmarks/run_table.py "$RUNS"/pilot-store0/* "$RUNS"/pilot-store1024/* --out benchmarks/results/levers-pilot-store.json
