@@ -15,4 +15,12 @@ for store in 0 1024; do
       --prefix-store-mb "$store" --runs-dir "$RUNS/pilot-store$store" --out "$RUNS/pilot-store$store-$v.json"
   done
 done
-"$PY" benchmarks/run_table.py "$RUNS"/pilot-store0/* "$RUNS"/pilot-store1024/* --out benchmarks/results/levers-pilot-store.json
+"$PY" benchmarks/run_table.py "$RUNS"/pilot-store0/* "$RUNS"/pilot-store1024/*-b6-* --out benchmarks/results/levers-pilot-store.json
+# Elimination past the budget (9 samples a query), with saved prefixes, read at adaptive's compute on each axis.
+rm -rf "$CACHE/store-1024-elim9"
+"$PY" benchmarks/compare_methods.py --dataset ../shared/datasets/svamp.jsonl \
+  --skip 250 --limit 100 --budget 9 --seeds 0 --methods elimination --cache-dir "$CACHE/store-1024-elim9" \
+  --prefix-store-mb 1024 --runs-dir "$RUNS/pilot-store1024" --out "$RUNS/pilot-store1024-elim9.json"
+"$PY" benchmarks/equal_compute.py --baseline "$RUNS/pilot-store1024-elim9.json" elimination \
+  --method "$RUNS/pilot-store1024-adaptive-auto.json" adaptive-auto \
+  --method "$RUNS/pilot-store1024-elimination.json" elimination --out benchmarks/results/levers-pilot-store-equal.json

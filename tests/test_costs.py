@@ -189,6 +189,22 @@ def test_llamacpp_prefix_store_lets_a_retry_reuse_its_prefix_after_other_prompts
     assert store["restores"] == 3 and store["entries"] == 3 and 0 < store["bytes"] <= 64 << 20
 
 
+def test_the_prefix_store_evicts_the_least_recently_used_within_its_cap_and_refuses_a_negative_size():
+    from adaptive_batch.backends.prefix_store import PrefixStore
+    from adaptive_batch.registry import backends
+
+    store = PrefixStore(capacity_bytes=25)
+    store.put((1, 2, 3, 4), b"a" * 10)
+    store.put((1, 2, 9, 9), b"b" * 10)
+    assert store.longest([1, 2, 3, 4, 5]) == ((1, 2, 3, 4), 4) and store.longest([7]) == (None, 0)
+    store.get((1, 2, 3, 4))  # used: the other one is now the least recently used
+    store.put((5, 6), b"c" * 10)
+    assert (1, 2, 3, 4) in store and (1, 2, 9, 9) not in store and store.bytes == 20
+    assert store.stats()["evictions"] == 1 and store.stats()["restores"] == 1
+    with pytest.raises(ConfigError, match=r"prefix_store_mb must be >= 0, got -1"):
+        backends.build_options("llamacpp", {"prefix_store_mb": -1})
+
+
 class _UsageServer(BaseHTTPRequestHandler):
     """An OpenAI-compatible endpoint that reports cached prompt tokens, as vLLM and SGLang do."""
 
