@@ -24,3 +24,16 @@ rm -rf "$CACHE/store-1024-elim9"
 "$PY" benchmarks/equal_compute.py --baseline "$RUNS/pilot-store1024-elim9.json" elimination \
   --method "$RUNS/pilot-store1024-adaptive-auto.json" adaptive-auto \
   --method "$RUNS/pilot-store1024-elimination.json" elimination --out benchmarks/results/levers-pilot-store-equal.json
+# The same on AddSub queries 251-350, with the store only.
+for spec in "elimination 6" "adaptive-auto 6" "elimination 9"; do
+  read -r v b <<< "$spec"
+  rm -rf "$CACHE/addsub-store-$v-$b"
+  "$PY" benchmarks/compare_methods.py --dataset ../shared/datasets/addsub.jsonl \
+    --skip 250 --limit 100 --budget "$b" --seeds 0 --methods "$v" --cache-dir "$CACHE/addsub-store-$v-$b" \
+    --prefix-store-mb 1024 --runs-dir "$RUNS/pilot-addsub-store1024" --out "$RUNS/pilot-addsub-store1024-$v-b$b.json"
+done
+"$PY" benchmarks/run_table.py "$RUNS"/pilot-addsub-store1024/* --out benchmarks/results/levers-pilot-addsub-store.json
+"$PY" benchmarks/equal_compute.py --baseline "$RUNS/pilot-addsub-store1024-elimination-b9.json" elimination \
+  --method "$RUNS/pilot-addsub-store1024-adaptive-auto-b6.json" adaptive-auto \
+  --method "$RUNS/pilot-addsub-store1024-elimination-b6.json" elimination \
+  --out benchmarks/results/levers-pilot-addsub-store-equal.json
