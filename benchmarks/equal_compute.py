@@ -29,11 +29,12 @@ def runs(path: str, method: str) -> dict[tuple[str, int], dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--baseline", nargs=2, metavar=("FILE", "METHOD"), required=True)
+    parser.add_argument("--baseline", nargs=2, metavar=("FILE", "METHOD"), action="append", required=True,
+                        help="the baseline's runs (one per dataset, or several datasets in one file)")
     parser.add_argument("--method", nargs=2, metavar=("FILE", "METHOD"), action="append", required=True)
     parser.add_argument("--out")
     args = parser.parse_args(argv)
-    baseline = runs(*args.baseline)
+    baseline = {key: curve for path, name in args.baseline for key, curve in runs(path, name).items()}
     report: dict = {"baseline": args.baseline, "results": []}
     for path, name in args.method:
         for key, curve in runs(path, name).items():
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             report["results"].append(row)
             diffs = ", ".join(f"{a} {d['difference']:+.3f}{' (baseline ran out)' if d['baseline_ran_out'] else ''}"
                               for a, d in row["baseline_at_equal"].items())
-            print(f"{key[0]} seed {key[1]} {name}: coverage {row['coverage']:.3f}; minus {args.baseline[1]} at "
+            print(f"{key[0]} seed {key[1]} {name}: coverage {row['coverage']:.3f}; minus the baseline at "
                   f"equal compute: {diffs}")
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
