@@ -55,49 +55,36 @@ def evaluated_tokens(run_dir: Path, tokenize, store_tokens: int = 0) -> dict:
         evaluated = _evaluated([tokens for _, tokens in order])
         out[name] = {"evaluated": evaluated, "evaluated_share": round(evaluated / out["prompt_tokens"], 4)}
         if store_tokens:
-            evaluated = _evaluated_with_store([tokens for _, tokens in order], store_tokens)
+            evaluated = _evaluated([tokens for _, tokens in order], store_tokens)
             out[name]["with_store"] = {"store_tokens": store_tokens, "evaluated": evaluated,
                                        "evaluated_share": round(evaluated / out["prompt_tokens"], 4)}
     return out
 
 
-def _evaluated(sequence: list[list[int]]) -> int:
-    previous: list[int] = []
-    valid = total = 0
-    for tokens in sequence:
-        common = 0
-        for cached, new in zip(previous[:valid], tokens):
-            if cached != new:
-                break
-            common += 1
-        total += len(tokens) - (min(common, len(tokens) - 1) // CHUNK) * CHUNK
-        previous, valid = tokens, (len(tokens) // CHUNK) * CHUNK
-    return total
-
-
-def _evaluated_with_store(sequence: list[list[int]], capacity: int) -> int:
-    """As ``_evaluated``, with every prompt's aligned prefix also kept in a store of ``capacity``
-    tokens (least recently used evicted first)."""
+def _evaluated(sequence: list[list[int]], store_tokens: int = 0) -> int:
+    """Prompt tokens evaluated when each prompt reuses the longest aligned prefix of the last prompt
+    or, with ``store_tokens``, of the prompts kept in a store of that many tokens (least recently
+    used evicted first; the last prompt's prefix is always kept, as the live cache)."""
     store: dict[tuple[int, ...], None] = {}  # insertion order is recency
-    previous: list[int] = []
-    valid = total = 0
+    total = 0
     for tokens in sequence:
-        best, best_key = _common(previous[:valid], tokens), None
+        best, best_key = 0, None
         for key in store:
             common = _common(key, tokens)
             if common > best:
                 best, best_key = common, key
         reuse = (min(best, len(tokens) - 1) // CHUNK) * CHUNK
         total += len(tokens) - reuse
-        if best_key is not None and reuse:
+        if reuse:
             store[best_key] = store.pop(best_key)
         aligned = tuple(tokens[: (len(tokens) // CHUNK) * CHUNK])
         if aligned:
             store.pop(aligned, None)
             store[aligned] = None
-            while sum(len(k) for k in store) > capacity and len(store) > 1:
-                store.pop(next(iter(store)))
-        previous, valid = tokens, len(aligned)
+        elif not store_tokens:
+            store.clear()  # the live cache now holds no whole chunk
+        while len(store) > 1 and sum(len(k) for k in store) > store_tokens:
+            store.pop(next(iter(store)))
     return total
 
 

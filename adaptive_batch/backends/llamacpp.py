@@ -105,11 +105,10 @@ class LlamaCppOptions(LlamaCppEngineOptions):
         "with the one before it and more of it comes from the cache (samples are the same either way); given: in "
         "the order planned.")
     prefix_store_mb: int = doc(
-        2048, "Megabytes of host memory for saved prompt prefixes (the KV state up to each prompt's last aligned "
-        "chunk, least recently used evicted first): a query's retries then reuse their own demonstrations' "
-        "prefix though other prompts were served in between, as a server's prefix cache would; the same samples, "
-        "measured 40% fewer uncached prompt tokens for adaptive prompts (0: off; only the last prompt's prefix is "
-        "kept). Gemma 3 270M keeps about 18 KB a token.")
+        2048, "Megabytes of host memory for saved prompt prefixes: each prompt's KV state up to its last aligned "
+        "chunk, least recently used evicted first, so a query's retry reuses its own demonstrations' prefix though "
+        "other prompts came between (the same samples; measured 40% fewer uncached prompt tokens for adaptive "
+        "prompts). About 18 KB a token for Gemma 3 270M. 0: off.")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -305,7 +304,8 @@ class LlamaCppBackend(BackendBase):
         """Keep the sequence's state up to the prompt's last aligned chunk (whole chunks only, so a
         restored prefix is computed exactly as a fresh one would be)."""
         aligned = (len(tokens) // self.chunk) * self.chunk
-        if self._store is None or not aligned or tuple(tokens[:aligned]) in self._store:
+        key = tuple(tokens[:aligned])
+        if self._store is None or not aligned or key in self._store:
             return
         import llama_cpp
 
@@ -317,10 +317,11 @@ class LlamaCppBackend(BackendBase):
         buffer = (ctypes.c_uint8 * size)()
         written = llama_cpp.llama_state_seq_get_data(llm.ctx, buffer, size, 0)
         if written:
-            self._store.put(tuple(tokens[:aligned]), bytes(buffer[:written]))
+            self._store.put(key, bytes(buffer[:written]))
 
     def _restore(self, key: tuple[int, ...]) -> None:
-        """Load a saved prefix into the sequence in place of what it held."""
+        """Load a saved prefix into the sequence in place of what it held (``_align_cache`` then sets
+        how much of it this prompt reuses)."""
         import llama_cpp
 
         llm, state = self._llm, self._store.get(key)
@@ -330,7 +331,6 @@ class LlamaCppBackend(BackendBase):
             raise BackendError("llama.cpp could not restore a saved prompt prefix")
         llm.input_ids[: len(key)] = key
         llm.n_tokens = len(key)
-        self._valid_upto = len(key)
 
     def _prompt_tokens(self, request: GenerationRequest) -> int:
         if isinstance(request.prompt, str):

@@ -20,23 +20,19 @@ import numpy as np
 class PrefixStore:
     def __init__(self, capacity_bytes: int):
         self.capacity_bytes = capacity_bytes
-        self._entries: OrderedDict[tuple[int, ...], bytes] = OrderedDict()
-        self._arrays: dict[tuple[int, ...], np.ndarray] = {}
-        self.bytes = 0
+        # prefix tokens -> (the same tokens as an array, for fast comparison; the saved state), oldest use first
+        self._entries: OrderedDict[tuple[int, ...], tuple[np.ndarray, bytes]] = OrderedDict()
+        self.bytes = self.peak_bytes = 0
         self.restores = self.saves = self.evictions = 0
-        self.peak_bytes = 0
 
     def __contains__(self, key: tuple[int, ...]) -> bool:
         return key in self._entries
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
     def longest(self, tokens: Sequence[int]) -> tuple[Optional[tuple[int, ...]], int]:
         """The entry sharing the longest prefix with ``tokens``, and how many tokens it shares."""
         probe = np.asarray(tokens)
         best_key, best = None, 0
-        for key, saved in self._arrays.items():
+        for key, (saved, _) in self._entries.items():
             n = min(len(saved), len(probe))
             if n <= best:
                 continue
@@ -49,19 +45,17 @@ class PrefixStore:
     def get(self, key: tuple[int, ...]) -> bytes:
         self._entries.move_to_end(key)
         self.restores += 1
-        return self._entries[key]
+        return self._entries[key][1]
 
     def put(self, key: tuple[int, ...], state: bytes) -> None:
         if key in self._entries or len(state) > self.capacity_bytes:
             return
-        self._entries[key] = state
-        self._arrays[key] = np.asarray(key)
+        self._entries[key] = (np.asarray(key), state)
         self.bytes += len(state)
         self.saves += 1
         while self.bytes > self.capacity_bytes:
-            old, data = self._entries.popitem(last=False)
-            del self._arrays[old]
-            self.bytes -= len(data)
+            _, (_, old) = self._entries.popitem(last=False)
+            self.bytes -= len(old)
             self.evictions += 1
         self.peak_bytes = max(self.peak_bytes, self.bytes)
 
