@@ -10,9 +10,9 @@ counts the tokens the backend's rule would evaluate. For a one-slot engine the l
 generation order. Checks whether continuous scheduling's order costs more prompt work than a
 round's query order.
 
-``--store-tokens N`` also replays a prefix store of N tokens (the backend's ``prefix_store_mb``
-divided by the KV bytes a token takes): every prompt's aligned prefix is kept, least recently
-used evicted first, and a prompt reuses the longest aligned prefix the live cache or the store
+``--store-tokens N [N ...]`` also replays a prefix store of N tokens (the backend's ``prefix_store_mb``
+divided by the KV bytes a token takes), through the backend's own ``PrefixStore`` (the same
+eviction): a prompt reuses the longest aligned prefix the live cache or the store
 holds. It predicts what the store saves before the engine is run.
 """
 
@@ -26,6 +26,7 @@ from pathlib import Path
 from adaptive_batch import RunConfig
 from adaptive_batch.config_file import upgrade_saved_config
 from adaptive_batch.backends.llamacpp import default_model_path
+from adaptive_batch.backends.prefix_store import PrefixStore
 from adaptive_batch.dataset import load_queries
 from adaptive_batch.prompts import PromptBuilder
 from adaptive_batch.verifiers import create_verifier
@@ -34,9 +35,10 @@ from retrieval.pool import Demonstration
 CHUNK = 64  # the llamacpp backend's default alignment
 
 
-def evaluated_tokens(run_dir: Path, tokenize, store_tokens: int = 0) -> dict:
-    """Prompt tokens and the tokens the backend's rule would evaluate, in log order and with each
-    round's prompts sorted by their tokens (what a prefix-ordering engine would serve)."""
+def evaluated_tokens(run_dir: Path, tokenize, store_tokens: tuple[int, ...] = ()) -> dict:
+    """Prompt tokens and the tokens the backend's rule would evaluate: in log order, with each round's
+    prompts sorted by their tokens, and sorted with every other round descending (what the backend's
+    ``prefix`` serve order does now)."""
     manifest = json.loads((run_dir / "run.json").read_text())
     config = RunConfig.from_dict(upgrade_saved_config(manifest["config"]))
     builder = PromptBuilder(config.prompt, canonical=create_verifier(config.verifier).canonical)
@@ -51,40 +53,45 @@ def evaluated_tokens(run_dir: Path, tokenize, store_tokens: int = 0) -> dict:
         demos = [Demonstration(d, queries[d].question, passing[d], 0.0) for d in r["demo_ids"]]
         prompts.append((r["round"], tokenize(builder.prompt_for(queries[r["query_id"]].question, demos))))
     out = {"samples": len(rows), "prompt_tokens": sum(len(t) for _, t in prompts)}
-    for name, order in (("log_order", prompts), ("sorted_within_round", sorted(prompts))):
+    for name, order in (("log_order", prompts), ("sorted_within_round", sorted(prompts)),
+                        ("alternating_rounds", _alternating(prompts))):
         evaluated = _evaluated([tokens for _, tokens in order])
         out[name] = {"evaluated": evaluated, "evaluated_share": round(evaluated / out["prompt_tokens"], 4)}
         if store_tokens:
-            evaluated = _evaluated([tokens for _, tokens in order], store_tokens)
-            out[name]["with_store"] = {"store_tokens": store_tokens, "evaluated": evaluated,
-                                       "evaluated_share": round(evaluated / out["prompt_tokens"], 4)}
+            out[name]["with_store"] = []
+        for size in store_tokens:
+            evaluated = _evaluated([tokens for _, tokens in order], size)
+            out[name]["with_store"].append({"store_tokens": size, "evaluated": evaluated,
+                                            "evaluated_share": round(evaluated / out["prompt_tokens"], 4)})
     return out
+
+
+def _alternating(prompts: list[tuple[int, list[int]]]) -> list[tuple[int, list[int]]]:
+    """Each round's prompts sorted by their tokens, every other round descending: the backend's
+    ``prefix`` serve order, a round being one batch."""
+    rounds = sorted({r for r, _ in prompts})
+    return [item for i, r in enumerate(rounds)
+            for item in sorted((p for p in prompts if p[0] == r), reverse=i % 2 == 1)]
 
 
 def _evaluated(sequence: list[list[int]], store_tokens: int = 0) -> int:
     """Prompt tokens evaluated when each prompt reuses the longest aligned prefix of the last prompt
-    or, with ``store_tokens``, of the prompts kept in a store of that many tokens (least recently
-    used evicted first; the last prompt's prefix is always kept, as the live cache)."""
-    store: dict[tuple[int, ...], None] = {}  # insertion order is recency
+    (the live cache) or, with ``store_tokens``, of the prompts the backend's own ``PrefixStore``
+    keeps within that many tokens (a token stands for its KV bytes, the same for every token)."""
+    store = PrefixStore(store_tokens) if store_tokens else None
+    live: list[int] = []
     total = 0
     for tokens in sequence:
-        best, best_key = 0, None
-        for key in store:
-            common = _common(key, tokens)
-            if common > best:
-                best, best_key = common, key
-        reuse = (min(best, len(tokens) - 1) // CHUNK) * CHUNK
-        total += len(tokens) - reuse
-        if reuse:
-            store[best_key] = store.pop(best_key)
-        aligned = tuple(tokens[: (len(tokens) // CHUNK) * CHUNK])
-        if aligned:
-            store.pop(aligned, None)
-            store[aligned] = None
-        elif not store_tokens:
-            store.clear()  # the live cache now holds no whole chunk
-        while len(store) > 1 and sum(len(k) for k in store) > store_tokens:
-            store.pop(next(iter(store)))
+        best = _common(live, tokens)
+        if store is not None:
+            key, stored = store.longest(tokens)
+            if key is not None and (min(stored, len(tokens) - 1) // CHUNK) > (min(best, len(tokens) - 1) // CHUNK):
+                store.get(key)
+                best = stored
+        total += len(tokens) - (min(best, len(tokens) - 1) // CHUNK) * CHUNK
+        live = tokens[: (len(tokens) // CHUNK) * CHUNK]
+        if store is not None and live:
+            store.put(tuple(live), bytes(len(live)))
     return total
 
 
@@ -101,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+")
     parser.add_argument("--out", default=None)
-    parser.add_argument("--store-tokens", type=int, default=0, help="also replay a prefix store of this many tokens")
+    parser.add_argument("--store-tokens", type=int, nargs="+", default=[],
+                        help="also replay a prefix store of this many tokens (several: one replay each)")
     args = parser.parse_args(argv)
     import llama_cpp
 

@@ -189,6 +189,35 @@ def test_llamacpp_prefix_store_lets_a_retry_reuse_its_prefix_after_other_prompts
     assert store["restores"] == 3 and store["entries"] == 3 and 0 < store["bytes"] <= 64 << 20
 
 
+@pytest.mark.model
+def test_llamacpp_serves_every_other_batch_in_reverse_so_a_small_store_still_reuses_retries():
+    """Three queries' prompts in two rounds (batches), a store with room for two of their prefixes.
+    Served ascending both times, least recently used eviction would drop each prefix just before its
+    retry; the second round served descending starts with the two prefixes saved last and reuses
+    both. The samples are those of a backend without the store."""
+    from adaptive_batch.records import GenerationRequest, SamplingParams
+
+    params = SamplingParams(0.8, 0.95, 40, 8, ("\n\n",))
+    head = "Answer each question with the arithmetic expression that computes the answer.\n\n"
+    asked = [head + f"Question: Shelf {j} holds " + ", ".join(f"{t + j} old and {t} new books" for t in range(20))
+             + f". How many books on shelf {j}?\nAnswer:" for j in range(3)]
+    rounds = [[GenerationRequest(prompt, params, seed=40 + 3 * r + i) for i, prompt in enumerate(asked)]
+              for r in range(2)]
+    stored = create_backend(options={"prefix_store_mb": 8})
+    sizes = {(stored.prompt_tokens(p) // stored.chunk) * stored.chunk for p in asked}
+    assert sizes == {192}  # about 3.5 MB of state each for Gemma 3 270M: two fit in 8 MB, three do not
+    plain = create_backend(options={"prefix_store_mb": 0})
+    with_store = [stored.generate(batch) for batch in rounds]
+    without = [plain.generate(batch) for batch in rounds]
+    assert [[o[0].text for o in batch] for batch in with_store] == [[o[0].text for o in batch] for batch in without]
+    store = stored.stats()["prefix_store"]
+    # The second round's first prompt was the first round's last: the live cache has it, no restore.
+    assert store["entries"] == 2 and store["evictions"] == 2 and store["restores"] == 1
+    order = stored.serving_order(rounds[1])  # ascending; the second batch was served in reverse
+    last_two = [with_store[1][i][0].cached_tokens for i in order[1:]]
+    assert last_two == [(stored.prompt_tokens(asked[i]) - 1) // stored.chunk * stored.chunk for i in order[1:]]
+
+
 def test_the_prefix_store_evicts_the_least_recently_used_within_its_cap_and_refuses_a_negative_size():
     from adaptive_batch.backends.prefix_store import PrefixStore
     from adaptive_batch.registry import backends

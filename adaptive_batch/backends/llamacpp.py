@@ -102,8 +102,8 @@ class LlamaCppOptions(LlamaCppEngineOptions):
                      "chunk, so every sample is computed identically whatever came before it.")
     serve_order: Literal["prefix", "given"] = doc(
         "prefix", "prefix: a batch's prompts are served sorted by their tokens, so each shares the longest prefix "
-        "with the one before it and more of it comes from the cache (samples are the same either way); given: in "
-        "the order planned.")
+        "with the one before it and more of it comes from the cache, every other batch in reverse, so a round starts "
+        "with the prefixes the last one saved last (samples are the same either way); given: in the order planned.")
     prefix_store_mb: int = doc(
         2048, "Megabytes of host memory for saved prompt prefixes: each prompt's KV state up to its last aligned "
         "chunk, least recently used evicted first, so a query's retry reuses its own demonstrations' prefix though "
@@ -158,6 +158,7 @@ class LlamaCppBackend(BackendBase):
         )
         self.chunk, self.serve_order = chunk, serve_order
         self._valid_upto = 0  # cached positions below this were computed as whole aligned chunks
+        self._batches_served = 0  # odd batches are served in descending prefix order (see serving_order)
         self._store = PrefixStore(prefix_store_mb << 20) if prefix_store_mb else None
         self._formatter: Any = False  # the chat template's formatter, built on first use (None: no template)
         self._eos_text = ""
@@ -210,7 +211,9 @@ class LlamaCppBackend(BackendBase):
 
     def stream(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, list[Completion]]]:
         """One request at a time, each handed over as soon as it is done, in ``serving_order``."""
-        for index in self.serving_order(requests):
+        order = self.serving_order(requests, descending=self._batches_served % 2 == 1)
+        self._batches_served += 1
+        for index in order:
             request = requests[index]
             # One engine, one request at a time: the activity meter sees each call as busy time.
             with self.activity.request():
@@ -218,15 +221,21 @@ class LlamaCppBackend(BackendBase):
                 out = [self._one(request, seed) for seed in seeds]
             yield index, out
 
-    def serving_order(self, requests: Sequence[GenerationRequest]) -> list[int]:
+    def serving_order(self, requests: Sequence[GenerationRequest], descending: bool = False) -> list[int]:
         """The order the requests are served in. With ``prefix``, sorted by their prompts' tokens (chat
         prompts as the model's template renders them; without a template, first, as given): neighbours then share
         their longest prefixes, e.g. the same demonstrations. Safe because the cache is reused only at
-        aligned chunk boundaries, so a sample does not depend on the one served before it."""
+        aligned chunk boundaries, so a sample does not depend on the one served before it.
+
+        ``stream`` sorts every other batch (a round) descending: a round then starts with the prompts
+        the last one ended with, whose prefixes the store saved last. Ascending every time, a store too
+        small for all open queries' prefixes evicts each just before its retry (least recently used
+        is exactly the next one asked for) and reuses none of them."""
         if self.serve_order == "given":
             return list(range(len(requests)))
         keys = [self._prompt_ids(r.prompt) or [] for r in requests]
-        return sorted(range(len(requests)), key=lambda i: (keys[i], i))
+        order = sorted(range(len(requests)), key=lambda i: (keys[i], i))
+        return order[::-1] if descending else order
 
     def stats(self) -> dict:
         out = {"engine": self.activity.stats()}
