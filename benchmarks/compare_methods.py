@@ -143,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
                                  **{section: replace(getattr(config, section), **fields)
                                     for section, fields in changes.items()})
                 started = time.time()
-                result = run(config, backend=backend, embedder=embedder)
+                # A fresh engine per run, as a separate `adaptive-batch run` would have: one kept across runs
+                # carries its saved prompt prefixes over, and a later run's cached-token counts would not be its own.
+                result = run(config, backend=create_backend(engine), embedder=embedder)
                 curve = trajectory(result.run_dir)
                 row[name_of_run] = {
                     "coverage": result.coverage,

@@ -69,7 +69,7 @@ def method_config(method: str, budget: float, args) -> dict:
     }[method]
 
 
-def one_run(method: str, budget: float, seed: int, data: Path, reference: str, args, backend, embedder) -> dict:
+def one_run(method: str, budget: float, seed: int, data: Path, reference: str, args, embedder) -> dict:
     sections = method_config(method, budget, args)
     sections["schedule"]["warmup"] = args.warmup
     cache = args.cache_dir
@@ -83,7 +83,9 @@ def one_run(method: str, budget: float, seed: int, data: Path, reference: str, a
         "output_dir": f"{args.runs_dir}/{Path(reference).stem}-{method}-b{budget:g}-s{seed}",
     })
     started = time.time()
-    result = run(config, backend=backend, embedder=embedder)
+    # A fresh engine per run, as a separate `adaptive-batch run` would have: one kept across runs carries
+    # its saved prompt prefixes over, and a later run's cached-token counts would not be its own.
+    result = run(config, backend=create_backend(), embedder=embedder)
     score = score_run(result.run_dir, DataConfig(path=reference, limit=args.limit))
     compute, n = result.summary["compute"], result.summary["n_queries"]
     return {
@@ -202,21 +204,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="benchmarks/results/label-free-allocation.json")
     args = parser.parse_args(argv)
 
-    backend, embedder = create_backend(), create_embedder("sentence-transformers")
-    report: dict = {"settings": vars(args), "model": backend.model_id, "embedder": embedder.model_id, "datasets": {}}
+    embedder = create_embedder("sentence-transformers")
+    report: dict = {"settings": {**vars(args), "engine": "a fresh backend for each run", "own_cached_counts": True},
+                    "model": create_backend().model_id, "embedder": embedder.model_id, "datasets": {}}
     for dataset in args.dataset:
         name, data = Path(dataset).stem, strip_answers(dataset, args.limit, args.runs_dir)
         rows = []
         for seed in args.seeds:
             largest = max(args.budgets)
-            uniform = one_run("self-consistency", largest, seed, data, dataset, args, backend, embedder)
+            uniform = one_run("self-consistency", largest, seed, data, dataset, args, embedder)
             row: dict = {"seed": seed, "runs": {},
                          "replayed": replayed(uniform["run_dir"], dataset, args.limit, args.budgets, args.extractor)}
             for budget in args.budgets:
                 row["runs"][f"b{budget:g}"] = runs = {}
                 for method in args.methods:
                     runs[method] = uniform if (method == "self-consistency" and budget == largest) else \
-                        one_run(method, budget, seed, data, dataset, args, backend, embedder)
+                        one_run(method, budget, seed, data, dataset, args, embedder)
                     r = runs[method]
                     print(f"{name} s{seed} b{budget:g} {method}: accuracy {r['accuracy']:.3f} decided {r['decided']:.2f} "
                           f"samples/q {r['samples_per_query']:.2f} tokens/q {r['total_tokens_per_query']:.0f} "

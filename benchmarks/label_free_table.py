@@ -48,12 +48,15 @@ def merge(paths: list[str], root: Path) -> dict:
                             run["estimates"] = json.loads(score.read_text()).get("estimates")
             rows = merged["datasets"].setdefault(name, [])
             for row in data["seeds"]:
+                # False where one engine served every run and carried its saved prefixes over.
+                row["own_cached_counts"] = report["settings"].get("own_cached_counts", True)
                 same = next((r for r in rows if r["seed"] == row["seed"]), None)
                 if same is None:
                     rows.append(row)
                     continue
                 for budget, runs in row["runs"].items():  # a later file adds methods to a seed
                     same["runs"].setdefault(budget, {}).update(runs)
+                same["own_cached_counts"] = same["own_cached_counts"] and row["own_cached_counts"]
     for rows in merged["datasets"].values():
         rows.sort(key=lambda r: r["seed"])
     return merged
@@ -106,13 +109,16 @@ def summarise(rows: list[dict]) -> dict:
             runs = [r["runs"][budget][method] for r in rows]
             sc = [r["runs"][budget]["self-consistency"]["accuracy"] for r in rows]
             entry = {field: interval([x[field] for x in runs]) for field in
-                     ("accuracy", "decided", "samples_per_query", "total_tokens_per_query", "uncached_tokens_per_query")}
+                     ("accuracy", "decided", "samples_per_query", "total_tokens_per_query")}
+            own_runs = [x for x, r in zip(runs, rows) if r["own_cached_counts"]]
+            entry["uncached_tokens_per_query"] = interval([x["uncached_tokens_per_query"] for x in own_runs or runs])
             entry["minus_self_consistency"] = interval([x["accuracy"] - s for x, s in zip(runs, sc)])
             entry["minus_self_consistency_at_equal_samples"] = interval(
                 [x["accuracy"] - sc_at(r, x["samples_per_query"]) for x, r in zip(runs, rows)])
-            at_tokens = [sc_at_uncached_tokens(r, budget, x["uncached_tokens_per_query"]) for x, r in zip(runs, rows)]
-            entry["minus_self_consistency_at_equal_uncached_tokens"] = None if None in at_tokens else interval(
-                [x["accuracy"] - a for x, a in zip(runs, at_tokens)])
+            own = [(x, r) for x, r in zip(runs, rows) if r["own_cached_counts"]]  # token counts that are the run's own
+            at_tokens = [sc_at_uncached_tokens(r, budget, x["uncached_tokens_per_query"]) for x, r in own]
+            entry["minus_self_consistency_at_equal_uncached_tokens"] = None if None in at_tokens or not own else interval(
+                [x["accuracy"] - a for (x, _), a in zip(own, at_tokens)])
             wrong = [x["pool"]["shown_wrong_share"] for x in runs if x["pool"]["shown_wrong_share"] is not None]
             entry["pool_shown_wrong_share"] = interval(wrong) if wrong else None
             table[method] = entry
