@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import NamedTuple, Protocol, Sequence
 
-from .state import Assignment, RunState, tie_break_rank
+from .state import Assignment, RunState, tie_break
 
 
 class Price(NamedTuple):
@@ -43,7 +43,7 @@ def admit_within_budget(state: RunState, assignments: Sequence[Assignment], pric
     if sum(prices[i].worst for i in fits) <= left + 1e-9:
         return [assignments[i] for i in fits]
     ranked = sorted(fits, key=lambda i: (state.status[assignments[i].position].samples, assignments[i].sample_index,
-                                         tie_break_rank(run_seed, state.queries[assignments[i].position].id)))
+                                         *tie_break(state, assignments[i].position, run_seed)))
     chosen = []
     for i in ranked:
         if prices[i].worst <= left + 1e-9:

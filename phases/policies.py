@@ -9,7 +9,7 @@ from typing import Any, Callable, Literal, Optional, Sequence
 from adaptive_batch.config import ScheduleConfig
 
 from .budget import admit_within_budget
-from .state import Assignment, RunState, tie_break_rank
+from .state import Assignment, RunState, tie_break, tie_break_rank
 
 Demonstrations = Literal["none", "nearest", "random"]
 
@@ -95,12 +95,11 @@ def uniform_targets(state: RunState, run_seed: int) -> list[int]:
 
 
 def choose_within_budget(state: RunState, candidates: list[int], run_seed: int) -> list[int]:
-    """All candidates if the budget allows; else those with the fewest samples so far."""
+    """All candidates if the budget allows; else those with the fewest samples so far, equals in
+    ``tie_break`` order."""
     if len(candidates) <= state.remaining:
         return candidates
-    ranked = sorted(
-        candidates, key=lambda p: (state.status[p].samples, tie_break_rank(run_seed, state.queries[p].id))
-    )
+    ranked = sorted(candidates, key=lambda p: (state.status[p].samples, *tie_break(state, p, run_seed)))
     return sorted(ranked[: max(state.remaining, 0)])
 
 

@@ -25,6 +25,15 @@ def tie_break_rank(run_seed: int, query_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(f"rank\x1f{run_seed}\x1f{query_id}".encode(), digest_size=8).digest(), "big")
 
 
+def tie_break(state: "RunState", position: int, run_seed: int) -> tuple[float, int]:
+    """The order among open queries with equal samples when the budget cannot cover them all: in a
+    label-free run the least settled majority first (the top answer's smallest share of the votes;
+    of three orders replayed over label-free elimination's partial rounds, the most accurate:
+    benchmarks/label_free_order.py), then a seeded rank. An oracle run's open queries hold no votes,
+    so there only the rank orders."""
+    return state.status[position].top_share(), tie_break_rank(run_seed, state.queries[position].id)
+
+
 class Assignment(NamedTuple):
     """One sample to draw in a round: which query, which of its samples, and with what context.
 
@@ -61,6 +70,10 @@ class QueryStatus:
         ``limit`` samples, and, for methods that stop early, it is not resolved yet. The one rule
         every planner asks."""
         return self.error is None and self.samples < limit and not (stop_when_resolved and self.resolved)
+
+    def top_share(self) -> float:
+        """The top answer's share of the votes (label-free runs); 0 without votes."""
+        return max(self.votes.values()) / sum(self.votes.values()) if self.votes else 0.0
 
     def top_answers(self) -> list[str]:
         """Answers by votes, most first; ties go to the answer seen first."""

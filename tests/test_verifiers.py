@@ -86,6 +86,35 @@ def test_label_free_run_votes_needs_no_answers_and_picks_the_majority(synthetic,
     assert report["resolution_read_references"] is False
 
 
+def test_label_free_last_partial_round_goes_to_the_least_settled_open_queries(synthetic, tmp_path):
+    """With less budget left than a round, among the open queries sampled equally often, those whose
+    top answer holds the smallest share of their votes get the samples (the order that replayed best
+    in benchmarks/label_free_order.py), before the seeded rank."""
+    result = run(config(synthetic(40), tmp_path / "lf", {"name": "consistency", "options": {"min_votes": 4}}, budget=3.5))
+    samples = pq.read_table(result.run_dir / "samples.parquet").to_pylist()
+    last = max(s["round"] for s in samples)
+    before: dict[str, list] = {}
+    for s in sorted(samples, key=lambda s: s["sample_index"]):
+        if s["round"] < last:
+            before.setdefault(s["query_id"], []).append(s["answer"])
+    rule = ConsistencyVerifier(min_votes=4, min_share=0.5)
+
+    def counts(answers):
+        return sorted((answers.count(a) for a in set(answers) if a is not None), reverse=True)
+
+    def share(answers):
+        c = counts(answers)
+        return c[0] / sum(c) if c else 0.0
+
+    chosen = {s["query_id"] for s in samples if s["round"] == last}
+    sampled = {len(before[q]) for q in chosen}
+    peers = {q for q, a in before.items() if not rule.resolved(counts(a)) and len(a) in sampled}
+    left_out = peers - chosen
+    assert len(sampled) == 1 and chosen <= peers and left_out  # a partial round among equals
+    assert max(share(before[q]) for q in chosen) <= min(share(before[q]) for q in left_out)
+    assert min(share(before[q]) for q in chosen) < max(share(before[q]) for q in left_out)  # the order chose
+
+
 def test_label_free_demonstrations_are_responses_that_gave_the_majority_answer(synthetic, tmp_path):
     result = run(config(synthetic(40), tmp_path / "lf", {"name": "consistency", "options": {"min_votes": 2, "min_share": 0.6}},
                         budget=8))
