@@ -4,17 +4,18 @@
         --dataset ../shared/datasets/svamp.jsonl --limit 200 --budgets 3 3.5 4 4.5 5 --seeds 1 2
 
 Label-free elimination gives every open query one base-prompt sample a round; only when the budget
-left is less than a round does an order choose who gets one. The tool's order is fewest samples
-first, then a seeded rank. Two others break the ties between equally sampled queries before the
-rank: ``closest`` (the top answer's votes, most first, then its share: the queries nearest to
-deciding) and ``uncertain`` (the top answer's share, least first: the queries whose majority is
-the least settled).
+left is less than a round does an order choose who gets one. ``fewest``: fewest samples first,
+then a seeded rank (the tool's order until this benchmark). The two others break the ties between
+equally sampled queries before the rank: ``closest`` (the top answer's votes, most first, then its
+share: the queries nearest to deciding) and ``least-settled`` (the top answer's share, least first:
+the queries whose majority is the least settled; the tool's order since).
 
 A sample's seed depends only on (seed, query id, sample index), so a query's k-th base-prompt
 sample is the uniform run's k-th (``label_free_allocation.py`` leaves one per seed, at its largest
 budget). The replay runs the threshold rule (3 votes, share 0.5) over those votes, judges the
-majority answers against the references, and checks its own order against the tool's elimination
-run at the same budget (samples a query and accuracy must agree exactly). A replay that needs a
+majority answers against the references, and checks the replay against the tool's elimination run
+at the same budget: ``tool_run_matches`` lists the orders whose replay gives that run's samples a
+query exactly. A replay that needs a
 sample past the uniform run's is reported as not replayable.
 """
 
@@ -33,7 +34,7 @@ from adaptive_batch.dataset import load_queries
 from adaptive_batch.verifiers.reference import ReferenceVerifier
 from phases.state import tie_break_rank
 
-ORDERS = ("tool", "closest", "uncertain")
+ORDERS = ("fewest", "closest", "least-settled")
 
 
 def logged(run_dir: Path, column: str = "answer") -> dict[str, list]:
@@ -80,8 +81,8 @@ def _priority(answers: list, order: str, seed: int, query_id: str) -> tuple:
     top = ranked(answers)
     votes, share = (top[0][1], top[0][1] / sum(n for _, n in top)) if top else (0, 0.0)
     rank = tie_break_rank(seed, query_id)
-    return {"tool": (len(answers), rank), "closest": (len(answers), -votes, -share, rank),
-            "uncertain": (len(answers), share, rank)}[order]
+    return {"fewest": (len(answers), rank), "closest": (len(answers), -votes, -share, rank),
+            "least-settled": (len(answers), share, rank)}[order]
 
 
 def scored(drawn: dict[str, list], queries: dict, judge: ReferenceVerifier) -> dict:
@@ -98,11 +99,30 @@ def one_budget(runs: Path, name: str, votes, queries, judge, seed: int, budget: 
         drawn = replay(votes, budget, warmup, seed, order)
         row[order] = scored(drawn, queries, judge) if drawn is not None else "not replayable"
     tool_run = runs / f"{name}-elimination-b{budget:g}-s{seed}"
-    if tool_run.exists() and isinstance(row["tool"], dict):
-        drawn, actual = replay(votes, budget, warmup, seed, "tool"), logged(tool_run)
-        row["tool_run_matches"] = {q: len(a) for q, a in drawn.items()} == {q: len(a) for q, a in actual.items()}
+    if tool_run.exists():
+        actual = logged(tool_run)
+        per_query = {q: len(a) for q, a in actual.items()}
+        row["tool_run_matches"] = [order for order in ORDERS if (drawn := replay(votes, budget, warmup, seed, order))
+                                   and {q: len(a) for q, a in drawn.items()} == per_query]
         row["tool_run"] = scored(actual, queries, judge)
     return row
+
+
+def mean_over_seeds(rows: list[dict]) -> dict:
+    """Per dataset and budget: each order's mean accuracy and decided share, and its accuracy minus
+    ``fewest``'s, over the seeds where every order was replayable."""
+    out: dict = {}
+    for row in rows:
+        if all(isinstance(row[o], dict) for o in ORDERS):
+            out.setdefault(row["dataset"], {}).setdefault(f"b{row['budget']:g}", []).append(row)
+    return {name: {budget: {order: {"accuracy": round(sum(r[order]["accuracy"] for r in cell) / len(cell), 4),
+                                     "decided": round(sum(r[order]["decided"] for r in cell) / len(cell), 4),
+                                     "minus_fewest": round(sum(r[order]["accuracy"] - r["fewest"]["accuracy"]
+                                                               for r in cell) / len(cell), 4),
+                                     "seeds": len(cell)}
+                            for order in ORDERS}
+                   for budget, cell in budgets.items()}
+            for name, budgets in out.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
             for budget in args.budgets:
                 report["rows"].append(one_budget(runs, name, votes, queries, judge, seed, budget, args.warmup))
                 print(json.dumps(report["rows"][-1]), flush=True)
+    report["mean_over_seeds"] = mean_over_seeds(report["rows"])
+    print(json.dumps(report["mean_over_seeds"], indent=1))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     return 0
