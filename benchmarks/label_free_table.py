@@ -103,19 +103,21 @@ def sc_at_uncached_tokens(row: dict, budget_key: str, tokens: float) -> float | 
 def summarise(rows: list[dict]) -> dict:
     out: dict = {"seeds": [r["seed"] for r in rows], "budgets": {}}
     for budget in rows[0]["runs"]:
-        methods = [m for m in rows[0]["runs"][budget] if all(m in r["runs"].get(budget, {}) for r in rows)]
+        # Every method run on any seed, over the seeds that ran it (the interval says how many).
+        methods = list(dict.fromkeys(m for r in rows for m in r["runs"].get(budget, {})))
         table = {}
         for method in methods:
-            runs = [r["runs"][budget][method] for r in rows]
-            sc = [r["runs"][budget]["self-consistency"]["accuracy"] for r in rows]
+            ran = [r for r in rows if method in r["runs"].get(budget, {})]
+            runs = [r["runs"][budget][method] for r in ran]
+            sc = [r["runs"][budget]["self-consistency"]["accuracy"] for r in ran]
             entry = {field: interval([x[field] for x in runs]) for field in
                      ("accuracy", "decided", "samples_per_query", "total_tokens_per_query")}
-            own_runs = [x for x, r in zip(runs, rows) if r["own_cached_counts"]]
+            own_runs = [x for x, r in zip(runs, ran) if r["own_cached_counts"]]
             entry["uncached_tokens_per_query"] = interval([x["uncached_tokens_per_query"] for x in own_runs or runs])
             entry["minus_self_consistency"] = interval([x["accuracy"] - s for x, s in zip(runs, sc)])
             entry["minus_self_consistency_at_equal_samples"] = interval(
-                [x["accuracy"] - sc_at(r, x["samples_per_query"]) for x, r in zip(runs, rows)])
-            own = [(x, r) for x, r in zip(runs, rows) if r["own_cached_counts"]]  # token counts that are the run's own
+                [x["accuracy"] - sc_at(r, x["samples_per_query"]) for x, r in zip(runs, ran)])
+            own = [(x, r) for x, r in zip(runs, ran) if r["own_cached_counts"]]  # token counts that are the run's own
             at_tokens = [sc_at_uncached_tokens(r, budget, x["uncached_tokens_per_query"]) for x, r in own]
             entry["minus_self_consistency_at_equal_uncached_tokens"] = None if None in at_tokens or not own else interval(
                 [x["accuracy"] - a for (x, _), a in zip(own, at_tokens)])
@@ -150,7 +152,9 @@ def markdown(summary: dict) -> str:
         for budget, table in data["budgets"].items():
             for method, e in table.items():
                 wrong = f"{e['pool_shown_wrong_share']['mean']:.2f}" if e["pool_shown_wrong_share"] else ""
-                lines.append(f"| {budget[1:]} | {method} | {f(e['accuracy'])} | {f(e['minus_self_consistency'])} | "
+                seeds = e["accuracy"]["n"]
+                shown = method if seeds == len(data["seeds"]) else f"{method} ({seeds} seed{'s' * (seeds > 1)})"
+                lines.append(f"| {budget[1:]} | {shown} | {f(e['accuracy'])} | {f(e['minus_self_consistency'])} | "
                              f"{f(e['minus_self_consistency_at_equal_samples'])} | "
                              f"{f(e['minus_self_consistency_at_equal_uncached_tokens']) if e['minus_self_consistency_at_equal_uncached_tokens'] else 'beyond the uniform run'} | "
                              f"{e['decided']['mean']:.2f} | "
@@ -192,16 +196,19 @@ def plot(merged: dict, summary: dict, out_dir: Path) -> None:
         labelled: set = set()
         for budget, table in summary["datasets"][name]["budgets"].items():
             for method, e in table.items():
-                ax.errorbar(e["samples_per_query"]["mean"], e["accuracy"]["mean"],
+                # Methods at the same budget spend the same samples: spread them a little to keep each visible.
+                shift = 0.05 * (list(markers).index(method) - 2.5) if method in markers else 0.0
+                ax.errorbar(e["samples_per_query"]["mean"] + shift, e["accuracy"]["mean"],
                             yerr=[[e["accuracy"]["mean"] - e["accuracy"]["ci95"][0]],
                                   [e["accuracy"]["ci95"][1] - e["accuracy"]["mean"]]],
                             marker=markers.get(method, "x"), linestyle="none", capsize=3,
-                            label=None if method in labelled else method,
+                            label=None if method in labelled else f"{method} ({e['accuracy']['n']} seeds)",
                             color=f"C{list(markers).index(method) if method in markers else 5}")
                 labelled.add(method)
         ax.set_xlabel("samples per query")
         ax.set_ylabel("accuracy against the references (scored afterwards)")
-        ax.set_title(f"{name}: label-free, {len(rows)} seed(s), first {merged['settings']['limit']} queries")
+        ax.set_title(f"{name}: label-free, first {merged['settings']['limit']} queries (mean, 95% interval over seeds)",
+                     fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         fig.tight_layout()
