@@ -97,6 +97,7 @@ def one_run(method: str, budget: float, seed: int, data: Path, reference: str, a
         "uncached_tokens_per_query": (compute["uncached_prompt_tokens"] + compute["output_tokens"]) / n,
         "pool": score["pool"],
         "estimates": score["estimates"],
+        "model": result.summary["model"],
         "run_dir": str(result.run_dir),
         "generated_now": result.summary["samples_generated"],
         "wall_s": round(time.time() - started, 1),
@@ -206,13 +207,14 @@ def main(argv: list[str] | None = None) -> int:
 
     embedder = create_embedder("sentence-transformers")
     report: dict = {"settings": {**vars(args), "engine": "a fresh backend for each run", "own_cached_counts": True},
-                    "model": create_backend().model_id, "embedder": embedder.model_id, "datasets": {}}
+                    "model": None, "embedder": embedder.model_id, "datasets": {}}  # the model: from the first run
     for dataset in args.dataset:
         name, data = Path(dataset).stem, strip_answers(dataset, args.limit, args.runs_dir)
         rows = []
         for seed in args.seeds:
             largest = max(args.budgets)
             uniform = one_run("self-consistency", largest, seed, data, dataset, args, embedder)
+            report["model"] = report["model"] or uniform["model"]
             row: dict = {"seed": seed, "runs": {},
                          "replayed": replayed(uniform["run_dir"], dataset, args.limit, args.budgets, args.extractor)}
             for budget in args.budgets:

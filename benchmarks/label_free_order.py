@@ -27,22 +27,15 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from adaptive_batch.config import DataConfig
 from adaptive_batch.dataset import load_queries
+from adaptive_batch.verifiers.consistency import ConsistencyVerifier
 from adaptive_batch.verifiers.reference import ReferenceVerifier
+from label_free_allocation import votes_by_query  # a sibling script (its folder is on sys.path)
 from phases.state import tie_break_rank
 
 ORDERS = ("fewest", "closest", "least-settled")
-
-
-def logged(run_dir: Path, column: str = "answer") -> dict[str, list]:
-    rows = pq.read_table(run_dir / "samples.parquet", columns=["query_id", "sample_index", column]).to_pylist()
-    out: dict[str, list] = {}
-    for r in sorted(rows, key=lambda r: (r["query_id"], r["sample_index"])):
-        out.setdefault(r["query_id"], []).append(r[column])
-    return out
+THRESHOLD = ConsistencyVerifier(min_votes=3, min_share=0.5)
 
 
 def ranked(answers: list) -> list[tuple[object, int]]:
@@ -52,9 +45,9 @@ def ranked(answers: list) -> list[tuple[object, int]]:
     return sorted(counts.items(), key=lambda item: (-item[1], first[item[0]]))
 
 
-def decided(answers: list, min_votes: int = 3, min_share: float = 0.5) -> bool:
-    top = ranked(answers)
-    return bool(top) and top[0][1] >= min_votes and top[0][1] / sum(n for _, n in top) >= min_share
+def decided(answers: list) -> bool:
+    """The tool's threshold rule (its defaults: 3 votes, a 0.5 share) on these votes."""
+    return THRESHOLD.resolved([n for _, n in ranked(answers)])
 
 
 def replay(votes: dict[str, list], budget: float, warmup: int, seed: int, order: str) -> dict[str, list] | None:
@@ -100,7 +93,7 @@ def one_budget(runs: Path, name: str, votes, queries, judge, seed: int, budget: 
         row[order] = scored(drawn, queries, judge) if drawn is not None else "not replayable"
     tool_run = runs / f"{name}-elimination-b{budget:g}-s{seed}"
     if tool_run.exists():
-        actual = logged(tool_run)
+        actual = votes_by_query(str(tool_run))
         per_query = {q: len(a) for q, a in actual.items()}
         row["tool_run_matches"] = [order for order in ORDERS if (drawn := replay(votes, budget, warmup, seed, order))
                                    and {q: len(a) for q, a in drawn.items()} == per_query]
@@ -145,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         name = Path(dataset).stem
         queries = {q.id: q for q in load_queries(DataConfig(path=dataset, limit=args.limit), require_answers=True)}
         for seed in args.seeds:
-            votes = logged(runs / f"{name}-self-consistency-b{args.uniform_budget:g}-s{seed}")
+            votes = votes_by_query(str(runs / f"{name}-self-consistency-b{args.uniform_budget:g}-s{seed}"))
             for budget in args.budgets:
                 report["rows"].append(one_budget(runs, name, votes, queries, judge, seed, budget, args.warmup))
                 print(json.dumps(report["rows"][-1]), flush=True)

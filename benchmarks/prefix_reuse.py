@@ -84,10 +84,9 @@ def _evaluated(sequence: list[list[int]], store_tokens: int = 0) -> int:
     for tokens in sequence:
         best = _common(live, tokens)
         if store is not None:
-            key, stored = store.longest(tokens)
-            if key is not None and (min(stored, len(tokens) - 1) // CHUNK) > (min(best, len(tokens) - 1) // CHUNK):
+            key, best = store.worth_restoring(tokens, best, CHUNK)
+            if key is not None:
                 store.get(key)
-                best = stored
         total += len(tokens) - (min(best, len(tokens) - 1) // CHUNK) * CHUNK
         live = tokens[: (len(tokens) // CHUNK) * CHUNK]
         if store is not None and live:

@@ -102,8 +102,9 @@ class LlamaCppOptions(LlamaCppEngineOptions):
                      "chunk, so every sample is computed identically whatever came before it.")
     serve_order: Literal["prefix", "given"] = doc(
         "prefix", "prefix: a batch's prompts are served sorted by their tokens, so each shares the longest prefix "
-        "with the one before it and more of it comes from the cache, every other batch in reverse, so a round starts "
-        "with the prefixes the last one saved last (samples are the same either way); given: in the order planned.")
+        "with the one before it and more of it comes from the cache; every other batch is served in reverse, so a "
+        "round starts with the prefixes the last one saved last (samples are the same either way). given: in the "
+        "order planned.")
     prefix_store_mb: int = doc(
         2048, "Megabytes of host memory for saved prompt prefixes: each prompt's KV state up to its last aligned "
         "chunk, least recently used evicted first, so a query's retry reuses its own demonstrations' prefix though "
@@ -300,10 +301,9 @@ class LlamaCppBackend(BackendBase):
                 break
             common += 1
         if self._store is not None:
-            key, stored = self._store.longest(tokens)
-            if key is not None and (min(stored, len(tokens) - 1) // c) > (min(common, len(tokens) - 1) // c):
+            key, common = self._store.worth_restoring(tokens, common, c)
+            if key is not None:
                 self._restore(key)
-                common = stored
         reuse = (min(common, len(tokens) - 1) // c) * c
         llm.n_tokens = reuse
         self._valid_upto = (len(tokens) // c) * c

@@ -42,6 +42,14 @@ class PrefixStore:
                 best_key, best = key, common
         return best_key, best
 
+    def worth_restoring(self, tokens: Sequence[int], live: int, chunk: int) -> tuple[Optional[tuple[int, ...]], int]:
+        """The entry to restore for ``tokens`` and the tokens it shares: the one sharing the longest
+        prefix, if that gives more whole ``chunk``s of reuse than the ``live`` cache's ``live`` common
+        tokens do (the prompt's last token is always evaluated); else ``(None, live)``."""
+        key, stored = self.longest(tokens)
+        last = len(tokens) - 1
+        return (key, stored) if key is not None and min(stored, last) // chunk > min(live, last) // chunk else (None, live)
+
     def get(self, key: tuple[int, ...]) -> bytes:
         self._entries.move_to_end(key)
         self.restores += 1
