@@ -15,6 +15,7 @@ from typing import Any, Literal, Optional
 
 from .config_fields import FromDict, JSONObject, build, doc, help_for, json_object, plain, require
 from .costs import UNITS, PriceTable, Unit
+from .registry import verifiers
 
 __all__ = ["help_for"]  # with the config classes: the CLI reads each field's help through it
 
@@ -88,10 +89,12 @@ class BackendConfig(FromDict):
 
 @dataclass(frozen=True)
 class ScheduleConfig(FromDict):
-    method: Method = doc(
-        "adaptive",
+    method: Optional[Method] = doc(
+        None,
         "Allocation method: adaptive (nearest demonstrations), elimination (no demonstrations), "
-        "random-demos (random demonstrations), uniform (best-of-N, no early stop).",
+        "random-demos (random demonstrations), uniform (best-of-N, no early stop). Default: adaptive, or "
+        "elimination with a label-free verifier (consistency), where demonstrations chosen by agreement "
+        "measured no better at equal samples and worse at equal tokens.",
     )
     budget: float = doc(
         6.0, "Average compute per query, in --budget-unit (samples by default); the run spends at most budget x "
@@ -132,7 +135,8 @@ class ScheduleConfig(FromDict):
     )
 
     def __post_init__(self) -> None:
-        require(self.method in METHODS, f"method must be one of {', '.join(METHODS)}, got '{self.method}'")
+        require(self.method is None or self.method in METHODS,
+                f"method must be one of {', '.join(METHODS)}, got '{self.method}'")
         require(math.isfinite(self.budget) and self.budget > 0, f"budget must be > 0, got {self.budget}")
         require(self.warmup >= 1, f"warmup must be >= 1, got {self.warmup}")
         require(1 <= self.adaptive_together <= 16, f"adaptive_together must be in [1, 16], got {self.adaptive_together}")
@@ -381,6 +385,8 @@ class RunConfig:
                  "tokens; --price-cached-input too where the engine's cache is cheaper), or [prices] in the config")
         require(self.log_every_samples >= 1, f"log_every_samples must be >= 1, got {self.log_every_samples}")
         require(self.log_every_s > 0, f"log_every_s must be > 0, got {self.log_every_s}")
+        if self.schedule.method is None:
+            object.__setattr__(self, "schedule", replace(self.schedule, method=default_method(self.verifier)))
         if not self.output_dir:
             stem = Path(self.data.path).stem
             object.__setattr__(
@@ -397,6 +403,13 @@ class RunConfig:
     def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
         """Build from nested plain data (a TOML file, a saved run); unknown keys are errors."""
         return build(cls, data, "config")
+
+
+def default_method(verifier: VerifierConfig) -> str:
+    """The method of a run that names none: elimination where the verifier is label-free (the
+    label-free benchmark: demonstrations level at equal samples, behind at equal uncached tokens),
+    else adaptive."""
+    return "elimination" if verifiers.plugin(verifier.name).label_free else "adaptive"
 
 
 # The sections whose plugin takes an options table.

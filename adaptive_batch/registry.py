@@ -30,6 +30,10 @@ class Plugin:
     create: Callable[[Any, Any], Any]
     options: type[PluginOptions] = NoOptions
     summary: str = ""
+    #: Verifiers only: it decides without the dataset's answers (majority vote, a judge). A run that
+    #: names no method then runs elimination, since demonstrations chosen by agreement did not pay
+    #: for their tokens (benchmarks/README.md, label-free allocation).
+    label_free: bool = False
 
 
 class Registry:

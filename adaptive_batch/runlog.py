@@ -167,12 +167,14 @@ class SampleLog:
 
 
 def prepare_run_dir(run_dir: Path, manifest: dict[str, Any], defaults: dict[str, Any] | None = None,
-                    repair: bool = False, upgrade: Callable[[dict], dict] | None = None) -> bool:
+                    repair: bool = False, upgrade: Callable[[dict], dict] | None = None,
+                    hints: dict[str, str] | None = None) -> bool:
     """Create the run directory or check it holds this same run; True when resuming.
 
     ``defaults`` (the manifest of a default config) fills keys an older manifest lacks, so an
     option added in a later version, left at its default, does not block a resume; ``upgrade`` brings an
-    older manifest's config to today's layout before the comparison. A damaged
+    older manifest's config to today's layout before the comparison; ``hints`` (a setting's dotted path ->
+    a sentence) say how to resume when that setting differs. A damaged
     ``run.json`` is an error, or with ``repair`` is written again from this run's manifest.
     """
     try:
@@ -191,10 +193,12 @@ def prepare_run_dir(run_dir: Path, manifest: dict[str, Any], defaults: dict[str,
             previous = _with_defaults(previous, defaults)
         differences = _differences(previous, manifest)
         if differences:
+            advice = [hints[key] for key in sorted(hints or {}) if any(d.startswith(f"{key} ") for d in differences)]
             raise ResumeMismatchError(
                 f"{run_dir} holds a different run, so it cannot be resumed: "
                 + "; ".join(differences)
-                + ". Use another --output directory, or delete this one."
+                + ". " + "".join(f"{line} " for line in advice)
+                + "Otherwise use another --output directory, or delete this one."
             )
         return (run_dir / LOG_NAME).exists()
     if (run_dir / LOG_NAME).exists() and not repair:

@@ -27,13 +27,13 @@ from adaptive_batch.verifiers.consistency import (
 from .conftest import write_jsonl
 
 
-def config(path, out, verifier=None, budget=6.0, **extra):
+def config(path, out, verifier=None, budget=6.0, method=None, **extra):
     return RunConfig.from_dict(
         {
             "data": {"path": str(path)},
             "backend": {"name": "simulated"},
             "retrieval": {"embedder": "hashing", "min_similarity": 0.0},
-            "schedule": {"budget": budget, "warmup": 2},
+            "schedule": {"budget": budget, "warmup": 2, **({"method": method} if method else {})},
             "verifier": verifier or {"name": "reference"},
             "output_dir": str(out),
             **extra,
@@ -115,9 +115,35 @@ def test_label_free_last_partial_round_goes_to_the_least_settled_open_queries(sy
     assert min(share(before[q]) for q in chosen) < max(share(before[q]) for q in left_out)  # the order chose
 
 
+def test_a_label_free_run_defaults_to_elimination_and_an_oracle_run_to_adaptive(synthetic, tmp_path):
+    """Demonstrations chosen by agreement measured no better than none at equal samples and worse at equal
+    tokens (benchmarks/README.md), so a label-free run that names no method shows none; named, they stay."""
+    data, label_free = synthetic(40), {"name": "consistency", "options": {"min_votes": 2, "min_share": 0.6}}
+    default = run(config(data, tmp_path / "default", label_free, budget=8))
+    assert default.summary["method"] == "elimination" and default.summary["config"]["schedule"]["method"] == "elimination"
+    samples = pq.read_table(default.run_dir / "samples.parquet").to_pylist()
+    assert not any(s["demo_ids"] for s in samples) and any(s["phase"] == "adaptive" for s in samples)
+    assert config(data, tmp_path / "oracle").schedule.method == "adaptive"
+    named = config(data, tmp_path / "named", label_free, method="adaptive")
+    assert named.schedule.method == "adaptive" and named.output_dir == str(tmp_path / "named")
+    assert Path(RunConfig(data=DataConfig(path=str(data)), verifier=VerifierConfig(name="consistency")).output_dir).name \
+        == f"{data.stem}-elimination-s0"
+
+
+def test_a_label_free_run_started_with_adaptive_says_how_to_resume_under_the_new_default(synthetic, tmp_path):
+    from adaptive_batch.errors import ResumeMismatchError
+
+    data, label_free = synthetic(10), {"name": "consistency", "options": {"min_votes": 2}}
+    started = run(config(data, tmp_path / "lf", label_free, budget=4, method="adaptive"))
+    with pytest.raises(ResumeMismatchError, match=r"schedule\.method was 'adaptive', now 'elimination'.*--method"):
+        run(config(data, tmp_path / "lf", label_free, budget=4))
+    resumed = run(config(data, tmp_path / "lf", label_free, budget=4, method="adaptive"))
+    assert resumed.summary["samples"] == started.summary["samples"] and resumed.summary["method"] == "adaptive"
+
+
 def test_label_free_demonstrations_are_responses_that_gave_the_majority_answer(synthetic, tmp_path):
     result = run(config(synthetic(40), tmp_path / "lf", {"name": "consistency", "options": {"min_votes": 2, "min_share": 0.6}},
-                        budget=8))
+                        budget=8, method="adaptive"))
     samples = pq.read_table(result.run_dir / "samples.parquet").to_pylist()
     final = {r["id"]: r["final_answer"] for r in result.results_table().to_pylist() if r["resolved"]}
     by_text = {(s["query_id"], s["text"]): s["answer"] for s in samples}
@@ -273,8 +299,9 @@ def test_an_extractor_that_reads_no_answer_is_a_warning_once_and_with_strict_an_
 def test_a_pool_floor_keeps_weakly_agreed_answers_out_and_score_reports_the_pools_pollution(synthetic, tmp_path):
     data = synthetic(60, seed=2)
     label_free = {"name": "consistency", "options": {"min_votes": 2, "min_share": 0.5}}
-    loose = run(config(data, tmp_path / "loose", label_free))
-    strict = run(config(data, tmp_path / "strict", label_free, retrieval={"embedder": "hashing", "pool_min_share": 0.99}))
+    loose = run(config(data, tmp_path / "loose", label_free, method="adaptive"))
+    strict = run(config(data, tmp_path / "strict", label_free, method="adaptive",
+                        retrieval={"embedder": "hashing", "pool_min_share": 0.99}))
     assert 0 < strict.summary["pool_size"] < loose.summary["pool_size"] <= loose.summary["resolved"]
     report = score_run(loose.run_dir, DataConfig(path=str(data)))["pool"]
     samples = pq.read_table(loose.run_dir / "samples.parquet").to_pylist()

@@ -155,6 +155,13 @@ def prepare(config: RunConfig, backend: Optional[Backend] = None, embedder: Any 
     )
 
 
+# How to resume a run whose setting a later version resolves differently.
+RESUME_HINTS = {
+    "config.schedule.method": "A label-free verifier now runs elimination unless --method names another method "
+                              "(before, adaptive): to resume this run, give --method with the method it was started with.",
+}
+
+
 def _open_run_dir(config: RunConfig, run_dir: Path, engines, repair: bool):
     """Create or check the run directory (``run.json``) and replay its log: (log, logged, warnings)."""
     manifest = {
@@ -169,7 +176,8 @@ def _open_run_dir(config: RunConfig, run_dir: Path, engines, repair: bool):
     defaults = {"config": type(config)(data=config.data).to_dict()}
     for key in UNCHECKED_ON_RESUME:
         defaults["config"].pop(key, None)
-    resuming = prepare_run_dir(run_dir, manifest, defaults, repair=repair, upgrade=upgrade_saved_config)
+    resuming = prepare_run_dir(run_dir, manifest, defaults, repair=repair, upgrade=upgrade_saved_config,
+                               hints=RESUME_HINTS)
     log = SampleLog(run_dir)
     logged = log.load(repair=repair) if resuming else {}
     warnings = [f"{log.path}: {log.duplicates_dropped} duplicate record(s) collapsed"] if log.duplicates_dropped else []

@@ -112,4 +112,5 @@ def from_config(config, options: ConsistencyOptions) -> ConsistencyVerifier:
                                options.confidence, options.max_votes)
 
 
-PLUGIN = Plugin(from_config, ConsistencyOptions, "label-free: a query is resolved when its samples agree")
+PLUGIN = Plugin(from_config, ConsistencyOptions, "label-free: a query is resolved when its samples agree",
+                label_free=True)
