@@ -69,7 +69,7 @@ def stability(rows: list[dict]) -> dict:
     out: dict = {}
     if len(rows) < 2:
         return out
-    for budget in rows[0]["runs"]:
+    for budget in sorted(rows[0]["runs"], key=lambda b: float(b[1:])):
         for method in [m for m in rows[0]["runs"][budget] if all(m in r["runs"].get(budget, {}) for r in rows)]:
             runs = [r["runs"][budget][method] for r in rows]
             figures = {"decided (coverage)": [x["decided"] for x in runs], "accuracy": [x["accuracy"] for x in runs]}
@@ -100,9 +100,22 @@ def sc_at_uncached_tokens(row: dict, budget_key: str, tokens: float) -> float | 
     return sc_at(row, samples) if samples <= sc["samples_per_query"] + 1e-9 else None
 
 
+def sc_samples_for(rows: list[dict], accuracy: float) -> float | None:
+    """The fewest samples a query (linear between k's) at which self-consistency's mean replayed curve
+    first reaches ``accuracy``; None when it never does within the uniform run."""
+    ks = sorted(int(k) for k in rows[0]["replayed"]["self_consistency_at_k"])
+    curve = [statistics.fmean(r["replayed"]["self_consistency_at_k"][str(k)] for r in rows) for k in ks]
+    if curve[0] >= accuracy:
+        return float(ks[0])
+    for (k0, a0), (k1, a1) in zip(zip(ks, curve), zip(ks[1:], curve[1:])):
+        if a1 >= accuracy > a0:
+            return k0 + (k1 - k0) * (accuracy - a0) / (a1 - a0)
+    return None
+
+
 def summarise(rows: list[dict]) -> dict:
     out: dict = {"seeds": [r["seed"] for r in rows], "budgets": {}}
-    for budget in rows[0]["runs"]:
+    for budget in sorted(rows[0]["runs"], key=lambda b: float(b[1:])):
         # Every method run on any seed, over the seeds that ran it (the interval says how many).
         methods = list(dict.fromkeys(m for r in rows for m in r["runs"].get(budget, {})))
         table = {}
@@ -123,6 +136,12 @@ def summarise(rows: list[dict]) -> dict:
                 [x["accuracy"] - a for (x, _), a in zip(own, at_tokens)])
             wrong = [x["pool"]["shown_wrong_share"] for x in runs if x["pool"]["shown_wrong_share"] is not None]
             entry["pool_shown_wrong_share"] = interval(wrong) if wrong else None
+            # Equal accuracy: what self-consistency needs to match this run (mean curve, mean accuracy), and
+            # the share of those samples this run spent (the issue's "<= 60% of its samples").
+            needed = sc_samples_for(ran, entry["accuracy"]["mean"])
+            entry["self_consistency_samples_for_equal_accuracy"] = None if needed is None else round(needed, 2)
+            entry["share_of_self_consistency_samples"] = None if needed is None else round(
+                entry["samples_per_query"]["mean"] / needed, 3)
             table[method] = entry
         out["budgets"][budget] = table
     sweep: dict = {}
@@ -139,6 +158,12 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
+def equal_accuracy(entry: dict) -> str:
+    needed = entry["self_consistency_samples_for_equal_accuracy"]
+    return "beyond the uniform run" if needed is None else \
+        f"{needed:.2f} ({entry['share_of_self_consistency_samples']:.0%})"
+
+
 def markdown(summary: dict) -> str:
     def f(x, digits=3):
         return f"{x['mean']:.{digits}f} [{x['ci95'][0]:.{digits}f}, {x['ci95'][1]:.{digits}f}]"
@@ -147,8 +172,9 @@ def markdown(summary: dict) -> str:
     for name, data in summary["datasets"].items():
         lines.append(f"**{name}**, seeds {data['seeds']}\n")
         lines.append("| B | method | accuracy | minus self-consistency | at equal samples | at equal uncached tokens | "
-                     "decided | samples/q | total tokens/q | uncached tokens/q | shown demos wrong |")
-        lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+                     "decided | samples/q | SC samples for equal accuracy (share) | total tokens/q | uncached tokens/q | "
+                     "shown demos wrong |")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for budget, table in data["budgets"].items():
             for method, e in table.items():
                 wrong = f"{e['pool_shown_wrong_share']['mean']:.2f}" if e["pool_shown_wrong_share"] else ""
@@ -158,7 +184,8 @@ def markdown(summary: dict) -> str:
                              f"{f(e['minus_self_consistency_at_equal_samples'])} | "
                              f"{f(e['minus_self_consistency_at_equal_uncached_tokens']) if e['minus_self_consistency_at_equal_uncached_tokens'] else 'beyond the uniform run'} | "
                              f"{e['decided']['mean']:.2f} | "
-                             f"{e['samples_per_query']['mean']:.2f} | {e['total_tokens_per_query']['mean']:.0f} | "
+                             f"{e['samples_per_query']['mean']:.2f} | {equal_accuracy(e)} | "
+                             f"{e['total_tokens_per_query']['mean']:.0f} | "
                              f"{e['uncached_tokens_per_query']['mean']:.0f} | {wrong} |")
         lines.append("\nBeta stopping replayed over the uniform run's votes (per-query cap B, nothing reallocated):\n")
         lines.append("| B | confidence | decided | accuracy of decided | accuracy | samples/q |")
