@@ -30,9 +30,8 @@ class Plugin:
     create: Callable[[Any, Any], Any]
     options: type[PluginOptions] = NoOptions
     summary: str = ""
-    #: Verifiers only: it decides without the dataset's answers (majority vote, a judge). A run that
-    #: names no method then runs elimination, since demonstrations chosen by agreement did not pay
-    #: for their tokens (benchmarks/README.md, label-free allocation).
+    #: Verifiers only: it decides without the dataset's answers (majority vote, a judge); read by
+    #: ``config.default_method``.
     label_free: bool = False
 
 
