@@ -236,6 +236,10 @@ class RetrievalConfig(FromDict):
     max_demo_chars: int = doc(
         0, "Demonstrations whose question and response are longer than this many characters are not shown "
         "(0: no limit).")
+    keep_demonstrations: bool = doc(
+        False, "A query's demonstrations, once shown, stay in its later prompts (while it has fewer than k, the "
+        "nearest new ones are added after them), so its retries repeat one prompt that the engine serves from its "
+        "prefix cache; it no longer sees nearer queries resolved later.")
 
     def __post_init__(self) -> None:
         require(self.prompt_choice in ("fixed", "online"),
@@ -244,6 +248,9 @@ class RetrievalConfig(FromDict):
         require(self.retire_after >= 0, f"retire_after must be >= 0, got {self.retire_after}")
         require(self.max_demo_chars >= 0, f"max_demo_chars must be >= 0, got {self.max_demo_chars}")
         require(self.k >= 1, f"k must be >= 1, got {self.k}")
+        require(not (self.keep_demonstrations and (self.rotate_among or self.prompt_choice == "online")),
+                "keep_demonstrations shows a query the same demonstrations every time; rotate_among and "
+                "prompt_choice online change them: drop one of them")
         require(-1 <= self.min_similarity <= 1, f"min_similarity must be in [-1, 1], got {self.min_similarity}")
         require(self.rotate_among == 0 or self.k < self.rotate_among <= 32,
                  f"rotate_among must be 0 (off) or in ({self.k}, 32] (more than k), got {self.rotate_among}")

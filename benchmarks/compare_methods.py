@@ -60,6 +60,7 @@ VARIANTS = {
     "adaptive-short": ("adaptive", {"retrieval": {"max_demo_chars": 240}}),
     "adaptive-auto-together3": ("adaptive", {"prompt": {"demo_mode": "auto"}, "schedule": {"adaptive_together": 3}}),
     "adaptive-auto-retire": ("adaptive", {"prompt": {"demo_mode": "auto"}, "retrieval": {"retire_after": 4}}),
+    "adaptive-auto-keep": ("adaptive", {"prompt": {"demo_mode": "auto"}, "retrieval": {"keep_demonstrations": True}}),
     "adaptive-auto-short": ("adaptive", {"prompt": {"demo_mode": "auto"}, "retrieval": {"max_demo_chars": 240}}),
 }
 

@@ -37,6 +37,12 @@ class DemonstrationChoice:
     ``retire_after`` > 0: a demonstration shown that many times without one of those samples
     passing (the state's ``demo_use``) is not shown again. ``max_chars`` > 0: demonstrations whose
     question and response are longer than that are not shown.
+
+    ``keep``: a query's demonstrations, once shown, stay in its prompt in their places; while it
+    shows fewer than k, the nearest new ones are added after them. Its retries then repeat one
+    prompt, which the engine serves from its prefix cache, at the price of not seeing nearer
+    queries resolved later. The block is the query's shown ``demo_ids`` (the state's), so a
+    resumed run rebuilds it from the log.
     """
 
     pool: Optional[DemonstrationPool]
@@ -50,6 +56,7 @@ class DemonstrationChoice:
     rotate_online: int = 8  # the rotated kind's width when the online choice picks it
     retire_after: int = 0
     max_chars: int = 0
+    keep: bool = False
     state: Any = None  # phases.RunState: what the online choice and retirement learn from
     pricer: Any = None  # budget.SamplePricer
 
@@ -68,7 +75,10 @@ class DemonstrationChoice:
         if self.kind == "random":
             return [self._labelled(self._random(p, s), "random") for p, s in zip(positions, seeds)]
         rotating = self.rotate_among > self.k
-        found = self._nearest(positions, self.rotate_among if rotating else self.k)
+        # A kept block may already hold some of the k nearest: look at twice as many for new ones.
+        found = self._nearest(positions, self.rotate_among if rotating else self.k * (2 if self.keep else 1))
+        if self.keep:
+            return [self._labelled(self._kept(p, near), "nearest") for p, near in zip(positions, found)]
         if not rotating:
             return [self._labelled(tuple(near[-self.k:]), "nearest") for near in found]
         return [self._rotated(near, index > self._first_index(p), seed)
@@ -88,6 +98,16 @@ class DemonstrationChoice:
             return self.pool.nearest_many(positions, width, self.min_similarity)
         found = self.pool.nearest_many(positions, width + _SPARE, self.min_similarity)
         return [[d for d in near if self._usable(d)][-width:] for near in found]
+
+    def _kept(self, position: int, near: list[Demonstration]) -> tuple[Demonstration, ...]:
+        """The query's block so far (still usable), then as many of its nearest new ones as it lacks."""
+        block = [d for d in self.pool.shown_again(position, self.state.status[position].demo_ids)
+                 if self._usable(d)][: self.k]
+        if len(block) == self.k:
+            return tuple(block)
+        shown = {d.query_id for d in block}
+        new = [d for d in near if d.query_id not in shown]  # least similar first
+        return tuple(block + new[-(self.k - len(block)):])
 
     def _usable(self, demo: Demonstration) -> bool:
         if self.max_chars and len(demo.question) + len(demo.response) > self.max_chars:

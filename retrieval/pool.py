@@ -40,6 +40,7 @@ class DemonstrationPool:
         self._questions = list(questions)
         self._embeddings = embeddings
         self._responses: dict[int, str] = {}
+        self._position_of: dict[str, int] | None = None  # built on first use: only kept blocks need it
         self._resolved = np.zeros(len(self._ids), dtype=bool)
         self._index: VectorIndex | None = None
         self._clustered: ClusteredIndex | None = None
@@ -136,6 +137,16 @@ class DemonstrationPool:
             out.append([demo(i, s) for i, s in zip(picked_ids[start:end][::-1], picked_scores[start:end][::-1])])
             start = end
         return out
+
+    def shown_again(self, position: int, query_ids: Sequence[str]) -> list[Demonstration]:
+        """The pool's demonstrations of ``query_ids`` for query ``position``, in that order: a block
+        shown before, shown again (ids not in the pool are left out)."""
+        if self._position_of is None:
+            self._position_of = {query_id: i for i, query_id in enumerate(self._ids)}
+        rows = [self._position_of[q] for q in query_ids if q in self._position_of]
+        rows = [r for r in rows if r in self._responses and r != position]
+        query = self._embeddings[position]
+        return [self._demo(r, float(self._embeddings[r] @ query)) for r in rows]
 
     def random(self, position: int, k: int, rng: np.random.Generator) -> list[Demonstration]:
         candidates = np.flatnonzero(self._resolved)

@@ -97,3 +97,58 @@ def test_a_rotating_run_varies_a_querys_demonstrations_and_is_reproducible(synth
     assert a.summary["samples"] <= 6 * 120
     # Without rotation a query's later samples repeat its nearest neighbours once they are resolved.
     assert distinct_sets_per_sample(a) > distinct_sets_per_sample(nearest) + 0.1
+
+
+def _keep_run(path, tmp_path, name: str, keep: bool):
+    return run(RunConfig.from_dict({
+        "data": {"path": str(path)},
+        "backend": {"name": "simulated"},
+        "retrieval": {"embedder": "hashing", "min_similarity": 0.0, "keep_demonstrations": keep},
+        "schedule": {"method": "adaptive", "budget": 8, "warmup": 2},
+        "output_dir": str(tmp_path / name),
+    }))
+
+
+def _blocks(result) -> dict[str, list[tuple[str, ...]]]:
+    """Each query's adaptive samples' demonstration ids, in sample order."""
+    rows = sorted(pq.read_table(result.run_dir / "samples.parquet").to_pylist(),
+                  key=lambda r: (r["query_id"], r["sample_index"]))
+    blocks: dict[str, list[tuple[str, ...]]] = {}
+    for r in rows:
+        if r["phase"] == "adaptive":
+            blocks.setdefault(r["query_id"], []).append(tuple(r["demo_ids"]))
+    return blocks
+
+
+def _only_grows(sequence: list[tuple[str, ...]]) -> bool:
+    """Each block starts with the one before it, so a retry's prompt starts with its last prompt."""
+    return all(later[: len(earlier)] == earlier for earlier, later in zip(sequence, sequence[1:]))
+
+
+def test_kept_demonstrations_only_grow_and_a_resumed_run_rebuilds_them_from_the_log(synthetic, tmp_path):
+    path = synthetic(120, topics=6)
+    nearest, kept = _keep_run(path, tmp_path, "nearest", False), _keep_run(path, tmp_path, "kept", True)
+    kept_blocks = _blocks(kept)
+    retried = [b for b in kept_blocks.values() if len(b) > 1]
+    assert len(retried) >= 10
+    assert all(_only_grows(b) for b in kept_blocks.values())
+    assert all(len(set(block)) == len(block) <= 3 for b in kept_blocks.values() for block in b)
+    # The k nearest change as the pool grows: without the option some query's block is replaced.
+    assert not all(_only_grows(b) for b in _blocks(nearest).values())
+    # Cut the log after the first adaptive rounds: the resumed run must show the same blocks.
+    log = kept.run_dir / "samples.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    first_adaptive = next(i for i, line in enumerate(lines) if '"phase": "adaptive"' in line)
+    log.write_text("".join(lines[: first_adaptive + 40]))
+    for name in ("samples.parquet", "results.parquet", "results.jsonl", "summary.json"):
+        (kept.run_dir / name).unlink()
+    resumed = _keep_run(path, tmp_path, "kept", True)
+    assert resumed.summary["samples_replayed_from_log"] == first_adaptive + 40
+    assert _blocks(resumed) == kept_blocks
+
+
+def test_kept_demonstrations_cannot_rotate_or_be_chosen_online():
+    with pytest.raises(ConfigError, match="keep_demonstrations shows a query the same demonstrations"):
+        RetrievalConfig(keep_demonstrations=True, rotate_among=8)
+    with pytest.raises(ConfigError, match="drop one of them"):
+        RetrievalConfig(keep_demonstrations=True, prompt_choice="online")
