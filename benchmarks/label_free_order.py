@@ -45,19 +45,20 @@ def ranked(answers: list) -> list[tuple[object, int]]:
     return sorted(counts.items(), key=lambda item: (-item[1], first[item[0]]))
 
 
-def decided(answers: list) -> bool:
-    """The tool's threshold rule (its defaults: 3 votes, a 0.5 share) on these votes."""
-    return THRESHOLD.resolved([n for _, n in ranked(answers)])
+def decided(answers: list, rule: ConsistencyVerifier = THRESHOLD) -> bool:
+    """The threshold rule (the tool's defaults: 3 votes, a 0.5 share) on these votes."""
+    return rule.resolved([n for _, n in ranked(answers)])
 
 
-def replay(votes: dict[str, list], budget: float, warmup: int, seed: int, order: str) -> dict[str, list] | None:
-    """Each query's votes as label-free elimination would draw them; None if a query would need a
-    sample the uniform run does not have."""
+def replay(votes: dict[str, list], budget: float, warmup: int, seed: int, order: str,
+           rule: ConsistencyVerifier = THRESHOLD, cap: float | None = None) -> dict[str, list] | None:
+    """Each query's votes as label-free elimination would draw them (``cap``: its --max-per-query,
+    by default 3 x budget); None if a query would need a sample the uniform run does not have."""
     ids = sorted(votes)
     drawn = {q: votes[q][:warmup] for q in ids}
-    remaining, cap = round(budget * len(ids)) - warmup * len(ids), 3 * budget
+    remaining, cap = round(budget * len(ids)) - warmup * len(ids), 3 * budget if cap is None else cap
     while remaining > 0:
-        open_ = [q for q in ids if not decided(drawn[q]) and len(drawn[q]) < cap]
+        open_ = [q for q in ids if not decided(drawn[q], rule) and len(drawn[q]) < cap]
         if not open_:
             break
         if len(open_) > remaining:
@@ -78,11 +79,12 @@ def _priority(answers: list, order: str, seed: int, query_id: str) -> tuple:
             "least-settled": (len(answers), share, rank)}[order]
 
 
-def scored(drawn: dict[str, list], queries: dict, judge: ReferenceVerifier) -> dict:
+def scored(drawn: dict[str, list], queries: dict, judge: ReferenceVerifier,
+           rule: ConsistencyVerifier = THRESHOLD) -> dict:
     right = [bool(top) and bool(judge.judge(queries[q], top[0][0]).passed)
              for q, top in ((q, ranked(a)) for q, a in drawn.items())]
     n = len(drawn)
-    return {"accuracy": sum(right) / n, "decided": sum(decided(a) for a in drawn.values()) / n,
+    return {"accuracy": sum(right) / n, "decided": sum(decided(a, rule) for a in drawn.values()) / n,
             "samples_per_query": sum(len(a) for a in drawn.values()) / n}
 
 
