@@ -100,3 +100,31 @@ def test_cost_axes_and_coverage_at_equal_compute():
     assert equal["samples"]["difference"]["mean"] == pytest.approx(0.1)
     assert equal["total_tokens"]["other"]["mean"] == pytest.approx(0.6 + 0.05 * 240 / 300, abs=1e-3)
     assert equal["total_tokens"]["wins_or_ties"] == 1 and equal["samples"]["other_ran_out_seeds"] == 0
+
+
+def test_a_replayed_vote_rule_draws_what_a_label_free_run_with_that_rule_draws(synthetic, tmp_path, monkeypatch):
+    # What benchmarks/label_free_rules.py relies on: a uniform run's votes hold every sample label-free
+    # elimination draws under any threshold rule (capped at the uniform run's samples a query).
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
+    from label_free_allocation import votes_by_query
+    from label_free_order import replay
+
+    from adaptive_batch.verifiers.consistency import ConsistencyVerifier
+
+    path = synthetic(60, seed=5)
+
+    def label_free(name, method, budget, **schedule):
+        return run(RunConfig.from_dict({
+            "data": {"path": str(path)}, "backend": {"name": "simulated"}, "retrieval": {"embedder": "hashing"},
+            "verifier": {"name": "consistency", "options": {"min_votes": 2, "min_share": 0.6}},
+            "schedule": {"method": method, "budget": budget, "warmup": 2, **schedule},
+            "output_dir": str(tmp_path / name)}))
+
+    uniform = votes_by_query(str(label_free("uniform", "uniform", 8).run_dir))
+    for budget in (3, 4.5):
+        tool = votes_by_query(str(label_free(f"elim{budget}", "elimination", budget, max_per_query=8).run_dir))
+        replayed = replay(uniform, budget, 2, 0, "least-settled", ConsistencyVerifier(min_votes=2, min_share=0.6), cap=8)
+        assert replayed == tool
+        assert {len(v) for v in tool.values()} != {len(next(iter(tool.values())))}  # queries got unequal samples
