@@ -1,7 +1,7 @@
 """Coverage against compute, and the efficiency factor over uniform and elimination, from compare_methods.py results.
 
     python benchmarks/compute_curves.py benchmarks/results/compare-first200-3seeds.json \
-        --out benchmarks/results/compute-curves.json --plots docs/compute-curves
+        --out benchmarks/results/compute-curves.json --plots benchmarks/results/compute-curves
 
 Every run's curve is its coverage after each round against its cumulative compute per query:
 samples, generated tokens, total (prompt + generated) tokens, and, for results that recorded
@@ -76,8 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("results", nargs="+", help="compare_methods.py result files (same settings: merged)")
     parser.add_argument("--budgets", type=float, nargs="+", default=[2, 4, 6, 8, 12, 16])
     parser.add_argument("--out", default="benchmarks/results/compute-curves.json")
-    parser.add_argument("--plots", default="benchmarks/results/compute-curves")
+    parser.add_argument("--plots", help="folder for the plots (default: --out without .json), so a run with "
+                        "another --out never overwrites committed plots")
     args = parser.parse_args(argv)
+    plots = Path(args.plots) if args.plots else Path(args.out).with_suffix("")
     report: dict = {"sources": args.results, "datasets": {}}
     for loaded in merge_results(args.results):
         for name, dataset in loaded["datasets"].items():
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{name} B={budget} {method} - elimination at equal compute: " + ", ".join(
                         f"{axis} {a['difference']['mean']:+.3f} ({a['wins_or_ties']}/{a['seeds']})"
                         for axis, a in axes.items()))
-            data["plot"] = str(plot(name, data, Path(args.plots), data["budgets_measured"]))
+            data["plot"] = str(plot(name, data, plots, data["budgets_measured"]))
             report["datasets"][name] = data
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
