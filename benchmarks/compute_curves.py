@@ -83,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"sources": args.results, "datasets": {}}
     for loaded in merge_results(args.results):
         for name, dataset in loaded["datasets"].items():
+            if not all("uniform" in row for row in dataset["seeds"]):
+                parser.error(f"{name}: no uniform best-of-N in {' + '.join(args.results)}; merge a file that has "
+                             "it (uniform_first_pass.py --merge-into), as benchmarks/cost_benchmarks.sh does")
             data = dataset_report(loaded["settings"], dataset["seeds"], args.budgets, loaded.get("parameters"))
             for method, f in data["largest_factor"].items():
                 print(f"{name}: largest {method} efficiency factor at B={f['budget']:g}: samples {f['samples']['mean']} "
