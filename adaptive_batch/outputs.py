@@ -110,7 +110,8 @@ def write_outputs(context: RunContext, counters: dict[str, int], status: str = "
                    "per_query_cap": config.schedule.unit_cap},
         "samples": state.samples_spent,
         "compute": compute_figures(state.by_engine, parameter_counts(config, context.engines), config.prices.table),
-        "prompt_kinds": {kind: {"samples": n, "passed": passed} for kind, (n, passed) in sorted(state.by_kind.items())},
+        "prompt_kinds": {kind: {"samples": n, "passed": passed, "cached_share": _share(state.kind_cached_share(kind))}
+                         for kind, (n, passed) in sorted(state.by_kind.items())},
         "prompt_tokens": sum(p["prompt_tokens"] for p in state.by_phase.values()),
         "completion_tokens": sum(p["completion_tokens"] for p in state.by_phase.values()),
         "by_phase": state.by_phase,
@@ -333,3 +334,7 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             pass
     return versions
+
+
+def _share(value: Optional[float]) -> Optional[float]:
+    return None if value is None else round(value, 4)

@@ -62,6 +62,11 @@ VARIANTS = {
     "adaptive-auto-retire": ("adaptive", {"prompt": {"demo_mode": "auto"}, "retrieval": {"retire_after": 4}}),
     "adaptive-auto-keep": ("adaptive", {"prompt": {"demo_mode": "auto"}, "retrieval": {"keep_demonstrations": True}}),
     "adaptive-auto-short": ("adaptive", {"prompt": {"demo_mode": "auto"}, "retrieval": {"max_demo_chars": 240}}),
+    # The online choice spending a budget in cost under price table A (--cost-budget dollars a query),
+    # each kind of prompt priced by its own measured cache share.
+    "adaptive-online-cost": ("adaptive", {"prompt": {"demo_mode": "auto"}, "retrieval": {"prompt_choice": "online"},
+                                          "schedule": {"budget_unit": "cost"},
+                                          "prices": {"input": 2.0, "cached_input": 0.5, "output": 8.0}}),
 }
 
 
@@ -88,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", type=int, default=0, help="leave out the first N queries (e.g. a pilot slice)")
     parser.add_argument("--budget", type=float, default=6)
     parser.add_argument("--uniform-budget", type=float, default=10)
+    parser.add_argument("--cost-budget", type=float, default=None,
+                        help="dollars a query for the methods whose budget is in cost (e.g. adaptive-online-cost); "
+                             "elimination's spend at --budget is the fair choice")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=[*METHODS, *VARIANTS])
@@ -127,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
             for method in args.methods:
                 base_method, changes = VARIANTS.get(method, (method, {}))
                 budget = args.uniform_budget if method == "uniform" else args.budget
+                if changes.get("schedule", {}).get("budget_unit") == "cost":
+                    if args.cost_budget is None:
+                        parser.error(f"{method} spends a budget in cost: give --cost-budget (dollars a query)")
+                    budget = args.cost_budget
                 name_of_run = labels[method]
                 config = RunConfig(
                     data=DataConfig(path=dataset, limit=args.limit, skip=args.skip),
@@ -156,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                     "curve": curve,
                     "wall_s": round(time.time() - started, 1),
                     "generated_now": result.summary["samples_generated"],
+                    "prompt_kinds": result.summary["prompt_kinds"],
                 }
                 print(f"{name} seed={seed} {name_of_run}: coverage={result.coverage:.3f} "
                       f"samples/q={row[name_of_run]['samples_per_query']:.2f} ({row[name_of_run]['wall_s']}s)",

@@ -27,8 +27,9 @@ class Price(NamedTuple):
 
 
 class SamplePricer(Protocol):
-    def price(self, position: int, demonstrations: tuple, engine: str) -> Price:
-        """What sample of query ``position`` with these demonstrations will cost on ``engine``."""
+    def price(self, position: int, demonstrations: tuple, engine: str, kind: str = "") -> Price:
+        """What sample of query ``position`` with these demonstrations (of this kind of prompt,
+        where known) will cost on ``engine``."""
         ...
 
 

@@ -65,7 +65,7 @@ class ContinuousPlanner:
                     # It does not fit now; with less in flight it may: back in line, stop for now.
                     heapq.heappush(self._heap, (self.state.status[position].samples, self._rank[position], position))
                     return None
-                price = self.settings.pricer.price(position, assignment.demonstrations, assignment.engine)
+                price = self.settings.pricer.price(position, assignment.demonstrations, assignment.engine, assignment.kind)
                 self._reserved[position] = price.worst
             self.busy.add(position)
             return assignment

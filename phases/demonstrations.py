@@ -151,7 +151,7 @@ class DemonstrationChoice:
             rates = {kind: rng.beta(1 + stats.get(kind, (0, 0))[1],
                                     1 + stats.get(kind, (0, 0))[0] - stats.get(kind, (0, 0))[1]) for kind in KINDS}
             def value(kind: str) -> float:
-                cost = self.pricer.price(p, options[kind], engine).predicted if self.pricer is not None else 1.0
+                cost = self.pricer.price(p, options[kind], engine, kind).predicted if self.pricer is not None else 1.0
                 return rates[kind] / max(cost, 1e-30)
             best = max(options, key=value)
             out.append((options[best], best))

@@ -72,7 +72,7 @@ class PlanSettings:
     def within_budget(self, state: RunState, assignments: list[Assignment], reserved: float = 0.0) -> list[Assignment]:
         """Of a budget in tokens, FLOPs or cost: the planned samples that fit (``budget``)."""
         assignments = self.with_engines(assignments)
-        prices = [self.pricer.price(a.position, a.demonstrations, a.engine) for a in assignments]
+        prices = [self.pricer.price(a.position, a.demonstrations, a.engine, a.kind) for a in assignments]
         return admit_within_budget(state, assignments, prices, self.run_seed, self.unit_cap, reserved)
 
 

@@ -105,6 +105,10 @@ class RunState:
         # Adaptive samples by the kind of prompt that drew them, [samples, passed]: what the online
         # choice of prompt learns from. And each demonstration's record, [shown, passed].
         self.by_kind: dict[str, list[int]] = {}
+        # Their prompt tokens and, of those, the ones the engine served from its cache: a base
+        # prompt a query already drew is mostly cached, a new block of demonstrations is not, so
+        # the cost of a kind is priced from its own share (``kind_cached_share``).
+        self.kind_tokens: dict[str, list[int]] = {}
         self.demo_use: dict[str, list[int]] = {}
 
     @property
@@ -164,10 +168,19 @@ class RunState:
         kind = self.by_kind.setdefault(record.prompt_kind, [0, 0])
         kind[0] += 1
         kind[1] += passed
+        tokens = self.kind_tokens.setdefault(record.prompt_kind, [0, 0])
+        tokens[0] += record.prompt_tokens
+        tokens[1] += record.cached_tokens
         for demo_id in record.demo_ids:
             use = self.demo_use.setdefault(demo_id, [0, 0])
             use[0] += 1
             use[1] += passed
+
+    def kind_cached_share(self, kind: str) -> Optional[float]:
+        """The share of the adaptive prompt tokens of this kind that came from the engine's cache;
+        None before its first sample."""
+        prompt, cached = self.kind_tokens.get(kind, (0, 0))
+        return cached / prompt if prompt else None
 
     def _count_vote(self, status: QueryStatus, phase: dict[str, int], record: SampleRecord) -> bool:
         if record.answer is None:

@@ -300,3 +300,35 @@ def test_adaptive_samples_side_by_side_share_their_demonstrations_and_keep_the_b
         assert len({tuple(r["demo_ids"]) for r in group}) == 1  # ... all showing the same demonstrations
         indices = sorted(r["sample_index"] for r in group)
         assert indices == list(range(indices[0], indices[0] + len(group)))
+
+
+def test_a_kind_of_prompt_is_priced_by_its_own_share_of_cached_tokens():
+    """A base prompt a query already drew comes mostly from the engine's cache, a new block of
+    demonstrations does not: the same prompt is priced from the share its kind has measured."""
+    from adaptive_batch.config import PromptConfig
+    from adaptive_batch.execution.pricing import PromptPricer
+    from adaptive_batch.prompts import PromptBuilder
+    from adaptive_batch.records import Query, SampleRecord, SamplingParams
+    from phases import RunState
+
+    queries = [Query("q0", "Ann has 3 cats and 4 dogs. How many pets?"), Query("q1", "A box holds 5 pens.")]
+    cost = CostModel("cost", TABLE_A, {"main": 1})
+    state = RunState(queries, total_budget=1.0, cost=cost)
+
+    def served(kind: str, prompt: int, cached: int) -> SampleRecord:
+        return SampleRecord("q1", 2, "adaptive", 1, 7, (), "3 + 4", "7", False, prompt, 10, "stop",
+                            cached_tokens=cached, prompt_kind=kind)
+
+    for _ in range(3):
+        state.apply(1, served("base", 200, 180))
+        state.apply(1, served("nearest", 200, 20))
+    backend = SimulatedBackend()
+    pricer = PromptPricer({"main": PromptBuilder(PromptConfig())}, queries,
+                          {"main": (backend, SamplingParams(0.8, 0.95, 40, 48, ()))}, cost, state)
+    tokens = pricer.prompt_tokens(0, (), "main")
+    base, nearest, unknown = (pricer.price(0, (), "main", kind).predicted for kind in ("base", "nearest", "random"))
+    assert state.kind_cached_share("base") == pytest.approx(0.9) and state.kind_cached_share("random") is None
+    assert base == pytest.approx(cost.of(tokens, round(0.9 * tokens), 10))
+    assert nearest == pytest.approx(cost.of(tokens, round(0.1 * tokens), 10))
+    assert unknown == pytest.approx(cost.of(tokens, round(0.5 * tokens), 10))  # the engine's share, 0.5
+    assert base < unknown < nearest

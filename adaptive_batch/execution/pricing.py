@@ -15,7 +15,8 @@ class PromptPricer:
     """Builds the sample's prompt and counts its tokens as the engine will (``prompt_tokens``);
     an engine that cannot count them beforehand gets a generous estimate (2 characters a token,
     8 tokens a chat message). Its predicted output is the mean output of that engine's samples so
-    far (``max_tokens`` before the first), its predicted cache share the engine's share so far."""
+    far (``max_tokens`` before the first), its predicted cache share that of the adaptive samples of its
+    kind of prompt so far (before the first of them: the engine's share so far)."""
 
     def __init__(self, builders: dict[str, PromptBuilder], queries: list[Query], engines: dict[str, tuple[Backend, SamplingParams]],
                  cost: CostModel, state: RunState):
@@ -38,13 +39,14 @@ class PromptPricer:
             self._tokens[key] = found
         return found
 
-    def price(self, position: int, demonstrations: tuple, engine: str) -> Price:
+    def price(self, position: int, demonstrations: tuple, engine: str, kind: str = "") -> Price:
         tokens = self.prompt_tokens(position, demonstrations, engine)
         max_tokens = self.engines[engine][1].max_tokens
         seen = self.state.by_engine.get(engine)
         if seen and seen["samples"]:
             output = seen["completion_tokens"] / seen["samples"]
-            cached = tokens * seen["cached_tokens"] / max(1, seen["prompt_tokens"])
+            share = self.state.kind_cached_share(kind) if kind else None
+            cached = tokens * (share if share is not None else seen["cached_tokens"] / max(1, seen["prompt_tokens"]))
         else:
             output, cached = max_tokens, 0.0
         return Price(self.cost.of(tokens, round(cached), round(output), engine),
