@@ -39,7 +39,7 @@ import numpy as np
 
 from adaptive_batch import RunConfig, run
 from adaptive_batch.backends import create_backend
-from adaptive_batch.config import BackendConfig, DataConfig, PromptConfig, RetrievalConfig, ScheduleConfig
+from adaptive_batch.config import BackendConfig, DataConfig, PriceConfig, PromptConfig, RetrievalConfig, ScheduleConfig
 from adaptive_batch.report import coverage_curve, load_run
 from retrieval import create_embedder
 
@@ -143,10 +143,11 @@ def main(argv: list[str] | None = None) -> int:
                 config = RunConfig(
                     data=DataConfig(path=dataset, limit=args.limit, skip=args.skip),
                     backend=engine,
-                    schedule=ScheduleConfig(method=base_method, budget=budget, warmup=args.warmup),
+                    schedule=ScheduleConfig(method=base_method, budget=budget, warmup=args.warmup, **changes.get("schedule", {})),
                     # Only the method it changes gets the rotation: the others' runs stay resumable.
                     retrieval=replace(retrieval, rotate_among=args.rotate_among) if name_of_run != method else retrieval,
                     prompt=PromptConfig(demo_mode=args.demo_mode),
+                    prices=PriceConfig(**changes.get("prices", {})),
                     seed=seed,
                     cache_dir=cache_for(args, base_method),
                     output_dir=f"{args.runs_dir}/{name}{f'-skip{args.skip}' if args.skip else ''}-{name_of_run}-"
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 config = replace(config, verifier=replace(config.verifier, extractor=args.extractor),
                                  **{section: replace(getattr(config, section), **fields)
-                                    for section, fields in changes.items()})
+                                    for section, fields in changes.items() if section not in ("schedule", "prices")})
                 started = time.time()
                 # A fresh engine per run, as a separate `adaptive-batch run` would have: one kept across runs
                 # carries its saved prompt prefixes over, and a later run's cached-token counts would not be its own.
