@@ -16,6 +16,7 @@ read and write files and draw; what they compute is here, where tests check it.
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from pathlib import Path
 
@@ -198,6 +199,11 @@ def dataset_report(settings: dict, seeds: list[dict], budgets: list[float], para
                                                       for b in measured} for m in others}
         data["at_equal_compute_against_elimination"] = {m: {f"{b:g}": at_equal_compute(seeds, m, against, b)
                                                             for b in measured} for m in others}
+        for m in others:
+            # A budget in tokens or cost may buy more samples than the largest budget in samples:
+            # the comparison at the end of its runs is the one at its own budget.
+            if measured and any(row[m]["curve"]["samples"][-1] > max(measured) + 1e-9 for row in seeds):
+                data["at_equal_compute_against_elimination"][m]["end"] = at_equal_compute(seeds, m, against, math.inf)
     for method, factors in data["efficiency_factor"].items():
         best = max(measured, key=lambda b: factors[f"{b:g}"]["samples"]["mean"])
         data["largest_factor"][method] = {"budget": best, **factors[f"{best:g}"]}

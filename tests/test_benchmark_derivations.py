@@ -128,3 +128,28 @@ def test_a_replayed_vote_rule_draws_what_a_label_free_run_with_that_rule_draws(s
         replayed = replay(uniform, budget, 2, 0, "least-settled", ConsistencyVerifier(min_votes=2, min_share=0.6), cap=8)
         assert replayed == tool
         assert {len(v) for v in tool.values()} != {len(next(iter(tool.values())))}  # queries got unequal samples
+
+
+def test_a_run_that_bought_more_samples_than_the_budget_is_compared_at_its_end():
+    """A budget in cost may buy more base-prompt samples than the budget in samples: the report
+    compares such a method with elimination where its runs ended, as well as at each budget."""
+    import math
+
+    from adaptive_batch.analysis import at_equal_compute, dataset_report
+
+    def curve(samples, coverage, prompt=200):
+        return {"samples": samples, "generated_tokens": [10 * s for s in samples],
+                "total_tokens": [(prompt + 10) * s for s in samples], "coverage": coverage}
+
+    uniform = curve([0.0, 2.0, 4.0, 6.0, 8.0], [0.0, 0.3, 0.4, 0.45, 0.5])
+    elimination = curve([0.0, 2.0, 4.0, 6.0, 8.0], [0.0, 0.3, 0.45, 0.5, 0.55])
+    cheap = curve([0.0, 2.0, 4.0, 6.0, 7.5], [0.0, 0.3, 0.45, 0.5, 0.56], prompt=100)
+    seeds = [{"seed": 0, "uniform": {"curve": uniform}, "elimination": {"curve": elimination},
+              "cheap": {"curve": cheap}, "same": {"curve": curve([0.0, 2.0, 4.0, 6.0], [0.0, 0.3, 0.45, 0.5])}}]
+    report = dataset_report({"budget": 6, "limit": 10}, seeds, [2, 4, 6])
+    equal = report["at_equal_compute_against_elimination"]
+    assert "end" in equal["cheap"] and "end" not in equal["same"]  # "same" ended at 6 samples
+    assert equal["cheap"]["end"] == at_equal_compute(seeds, "cheap", "elimination", math.inf)
+    # At its end (7.5 samples of 110 tokens = 825) elimination at 825 total tokens (3.93 samples) had 0.448.
+    assert equal["cheap"]["end"]["total_tokens"]["method"]["mean"] == pytest.approx(0.56)
+    assert equal["cheap"]["end"]["total_tokens"]["other"]["mean"] == pytest.approx(0.3 + 0.15 * (825 / 210 - 2) / 2, abs=1e-3)
