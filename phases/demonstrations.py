@@ -16,6 +16,10 @@ from .policies import Demonstrations
 KINDS = ("base", "nearest", "rotated", "random")
 # How many more neighbours to look at when some are set aside (retired or too long).
 _SPARE = 8
+# The online choice's prior: every kind starts as this many samples at the pass rate of all adaptive
+# samples so far. Pass rates of unresolved queries are a few percent; a uniform Beta(1, 1) prior
+# would draw every kind about equally, whatever it costs, for the first tens of samples of each.
+PRIOR_SAMPLES = 2.0
 
 
 @dataclass(frozen=True)
@@ -29,10 +33,12 @@ class DemonstrationChoice:
 
     ``online``: each sample's kind of prompt (``KINDS``) is drawn by Thompson sampling. Every kind
     has a Beta(1 + passed, 1 + failed) posterior over the adaptive samples it drew so far (the
-    state's ``by_kind``, so a resumed run knows what the first one knew); the sample's seed draws
-    a pass rate from each, and the kind with the highest pass rate per unit of this sample's
-    predicted cost (``pricer``; 1 per sample without one) is shown. Where demonstrations do not
-    help, the base prompt wins and the run spends like elimination.
+    state's ``by_kind``, so a resumed run knows what the first one knew), its prior worth
+    ``PRIOR_SAMPLES`` samples at the pass rate of every kind together (before any: one half); the
+    sample's seed draws a pass rate from each, and the kind with the highest pass rate per unit of
+    this sample's predicted cost (``pricer``, which prices a kind by its own cache share; 1 per
+    sample without one) is shown. Where demonstrations do not help, the base prompt wins and the
+    run spends like elimination.
 
     ``retire_after`` > 0: a demonstration shown that many times without one of those samples
     passing (the state's ``demo_use``) is not shown again. ``max_chars`` > 0: demonstrations whose
@@ -135,6 +141,9 @@ class DemonstrationChoice:
         width = max(self.rotate_online, self.k + 1)
         found = self._nearest(positions, width)
         stats = self.state.by_kind if self.state is not None else {}
+        drawn_all, passed_all = sum(n for n, _ in stats.values()), sum(p for _, p in stats.values())
+        pooled = (passed_all + 0.5) / (drawn_all + 1)
+        prior = (PRIOR_SAMPLES * pooled, PRIOR_SAMPLES * (1 - pooled))
         out = []
         for p, seed, engine, near in zip(positions, seeds, engines, found):
             rng = np.random.default_rng([seed, 0x0B5E])
@@ -148,8 +157,8 @@ class DemonstrationChoice:
             if drawn:
                 options["random"] = drawn
             # One draw per kind, always in the same order, whichever kinds are available.
-            rates = {kind: rng.beta(1 + stats.get(kind, (0, 0))[1],
-                                    1 + stats.get(kind, (0, 0))[0] - stats.get(kind, (0, 0))[1]) for kind in KINDS}
+            rates = {kind: rng.beta(prior[0] + stats.get(kind, (0, 0))[1],
+                                    prior[1] + stats.get(kind, (0, 0))[0] - stats.get(kind, (0, 0))[1]) for kind in KINDS}
             def value(kind: str) -> float:
                 cost = self.pricer.price(p, options[kind], engine, kind).predicted if self.pricer is not None else 1.0
                 return rates[kind] / max(cost, 1e-30)

@@ -332,3 +332,23 @@ def test_a_kind_of_prompt_is_priced_by_its_own_share_of_cached_tokens():
     assert nearest == pytest.approx(cost.of(tokens, round(0.1 * tokens), 10))
     assert unknown == pytest.approx(cost.of(tokens, round(0.5 * tokens), 10))  # the engine's share, 0.5
     assert base < unknown < nearest
+
+
+def test_what_the_online_choice_learned_is_rebuilt_from_the_log(tmp_path):
+    """Its pass rates and cache shares by kind come back from the log on resume: a run replayed
+    from its log reports what the run that wrote it learned, and generates nothing new."""
+    path = write_jsonl(tmp_path / "q.jsonl", synthetic_queries(60, seed=3))
+    config = RunConfig.from_dict({
+        "data": {"path": str(path)}, "output_dir": str(tmp_path / "online"),
+        "backend": {"name": "simulated"}, "retrieval": {"embedder": "hashing", "prompt_choice": "online"},
+        "schedule": {"budget": 6 * 120 * 2e-6, "budget_unit": "cost"},
+        "prices": {"input": 2.0, "cached_input": 0.5, "output": 8.0},
+    })
+    first = run(config, backend=SimulatedBackend(boost=0.6))
+    learned = first.summary["prompt_kinds"]
+    assert len(learned) >= 2 and all(k["cached_share"] is not None for k in learned.values())
+    for name in ("samples.parquet", "results.parquet", "results.jsonl", "summary.json"):
+        (first.run_dir / name).unlink()
+    again = run(config, backend=SimulatedBackend(boost=0.6))
+    assert again.summary["samples_generated"] == 0
+    assert again.summary["prompt_kinds"] == learned
