@@ -138,6 +138,11 @@ def escalation_weight(given: Optional[float], parameters: Mapping[str, Optional[
     return 1.0, "no parameter count for both engines: 1"
 
 
+def in_unit(value: float, unit: str) -> str:
+    """A figure with its unit: "1.21M total tokens", "$0.2740" (the dollar sign is the unit)."""
+    return format_amount(value, unit) if unit == "cost" else f"{format_amount(value, unit)} {UNIT_LABEL[unit]}"
+
+
 def format_amount(value: float, unit: str) -> str:
     """A figure in a unit, short enough for a progress line."""
     if unit == "cost":

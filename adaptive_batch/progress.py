@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Optional, TextIO, Union
 
-from .costs import UNIT_LABEL, format_amount
+from .costs import format_amount, in_unit
 from .events import RoundProgress, Status
 
 Event = Union[Status, RoundProgress]
@@ -46,10 +46,7 @@ class _Rates:
 
 def _spent(event: RoundProgress) -> str:
     """Budget spent against the whole, in its unit: "412/1200 samples", "1.21M/3.60M total tokens"."""
-    if event.unit == "cost":
-        return f"{format_amount(event.spent, 'cost')}/{format_amount(event.total_budget, 'cost')}"
-    return f"{format_amount(event.spent, event.unit)}/{format_amount(event.total_budget, event.unit)} " \
-           f"{UNIT_LABEL[event.unit]}"
+    return f"{format_amount(event.spent, event.unit)}/{in_unit(event.total_budget, event.unit)}"
 
 
 def _compute(event: RoundProgress) -> str:

@@ -13,7 +13,7 @@ import pytest
 from adaptive_batch import ConfigError, RunConfig, run
 from adaptive_batch.backends import create_backend
 from adaptive_batch.backends.simulated import SimulatedBackend, synthetic_queries
-from adaptive_batch.costs import CostModel, PriceTable, compute_figures
+from adaptive_batch.costs import CostModel, PriceTable, compute_figures, in_unit
 
 from .conftest import write_jsonl
 
@@ -37,6 +37,9 @@ def test_price_arithmetic():
     assert figures["flops"] == 2 * 10 * (1800 + 150) and figures["prompt_cache_share"] == 0.4
     assert figures["cost_usd"] == pytest.approx((1800 * 2 + 1200 * 0.5 + 150 * 8) / 1e6)
     assert compute_figures({"main": {"samples": 1}}, {"main": None}, None)["flops"] is None
+    # Figures as people read them: the dollar sign is the cost's unit, not a word after it.
+    assert in_unit(0.274, "cost") == "$0.2740" and in_unit(1_210_000, "total-tokens") == "1.21M total tokens"
+    assert in_unit(1200, "samples") == "1200 samples"
 
 
 @pytest.fixture(scope="module")
@@ -352,3 +355,23 @@ def test_what_the_online_choice_learned_is_rebuilt_from_the_log(tmp_path):
     again = run(config, backend=SimulatedBackend(boost=0.6))
     assert again.summary["samples_generated"] == 0
     assert again.summary["prompt_kinds"] == learned
+
+
+def test_the_report_shows_each_kind_of_prompt_with_its_pass_rate_and_cache_share(tmp_path):
+    from adaptive_batch.report import load_run
+    from adaptive_batch.report.html import render
+
+    path = write_jsonl(tmp_path / "q.jsonl", synthetic_queries(40, seed=4))
+    config = RunConfig.from_dict({
+        "data": {"path": str(path)}, "output_dir": str(tmp_path / "online"),
+        "backend": {"name": "simulated"}, "retrieval": {"embedder": "hashing", "prompt_choice": "online"},
+        "schedule": {"budget": 5, "warmup": 1},
+    })
+    result = run(config, backend=SimulatedBackend(boost=0.6))
+    kinds = result.summary["prompt_kinds"]
+    section = render([load_run(result.run_dir)], {}).split("Adaptive samples by kind of prompt", 1)[1].split("</table>", 1)[0]
+    import re
+    shown = [re.findall(r">([^<]*)</td>", row) for row in section.split("<tr>")[2:]]  # after the header
+    assert shown == [["online", kind, str(k["samples"]), str(k["passed"]), f"{k['passed'] / k['samples']:.3f}",
+                      f"{100 * k['cached_share']:.0f}%"] for kind, k in sorted(kinds.items())]
+    assert len(kinds) >= 2

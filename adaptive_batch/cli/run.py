@@ -10,7 +10,7 @@ from typing import Any, Optional
 import typer
 
 from . import options as cli_options
-from ..costs import UNIT_LABEL, format_amount
+from ..costs import format_amount, in_unit
 from ..errors import UserError
 from ..events import Status
 from .app import EXIT_BELOW_THRESHOLD, EXIT_INTERRUPTED, console, handles_errors
@@ -130,7 +130,7 @@ def _dry_run(config, json_out: bool) -> None:
     out.print(f"{plan['method']} on {plan['n_queries']} queries with {plan['model']}")
     unit = plan["budget"]["unit"]
     if unit != "samples":
-        out.print(f"  budget: {format_amount(plan['budget']['total'], unit)} {UNIT_LABEL[unit]} "
+        out.print(f"  budget: {in_unit(plan['budget']['total'], unit)} "
                   f"({format_amount(plan['budget']['per_query'], unit)} per query, cap "
                   f"{format_amount(plan['budget']['per_query_cap'], unit)}); one base-prompt sample costs about "
                   f"{format_amount(plan['budget']['base_sample'], unit)}, one with demonstrations about "
@@ -233,8 +233,8 @@ def _print_summary(result) -> None:
     out.print(compute_line(s), soft_wrap=True)
     budget = s["budget"]
     spend = (f"{s['samples']}/{s['budget_samples']} samples" if budget["unit"] == "samples" else
-             f"{format_amount(budget['spent'], budget['unit'])}/{format_amount(budget['total'], budget['unit'])} "
-             f"{UNIT_LABEL[budget['unit']]} ({s['samples']} samples)")
+             f"{format_amount(budget['spent'], budget['unit'])}/{in_unit(budget['total'], budget['unit'])} "
+             f"({s['samples']} samples)")
     out.print(  # one line, whatever the width: pipelines grep it
         f"coverage {s['coverage']:.3f} ({s['coverage_kind']}); {spend}; "
         f"{s['errors']} query errors; {s['wall_time_s']:.1f} s; stopped: {s['stop_reason']}. "

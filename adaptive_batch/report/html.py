@@ -6,7 +6,7 @@ import html
 import json
 from typing import Sequence
 
-from ..costs import UNIT_LABEL, format_amount
+from ..costs import format_amount, in_unit
 from .data import RunView, engine_breakdown, samples_by_query
 
 STYLE = """
@@ -56,7 +56,7 @@ def _cell(value, shown=None) -> str:
 def render(runs: Sequence[RunView], figures: dict[str, str]) -> str:
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>adaptive-batch report</title>"
              f"<style>{STYLE}</style></head><body>",
-             "<h1>adaptive-batch report</h1>", _overview(runs), _estimates(runs), _engines(runs)]
+             "<h1>adaptive-batch report</h1>", _overview(runs), _estimates(runs), _prompt_kinds(runs), _engines(runs)]
     titles = {"coverage": "Coverage against compute", "samples_hist": "Samples per query",
               "resolutions": "Resolutions and pool growth", "demos": "Most used demonstrations"}
     for key, title in titles.items():
@@ -77,7 +77,7 @@ def _overview(runs: Sequence[RunView]) -> str:
         compute, budget = s.get("compute") or {}, s.get("budget") or {}
         unit = budget.get("unit", "samples")
         shown_budget = s.get("budget_samples") if unit == "samples" else (
-            f"{format_amount(budget['spent'], unit)} of {format_amount(budget['total'], unit)} {UNIT_LABEL[unit]}")
+            f"{format_amount(budget['spent'], unit)} of {in_unit(budget['total'], unit)}")
         values = [view.run_dir.name, s.get("method"), s.get("n_queries"), f"{s.get('coverage', 0):.3f}",
                   s.get("coverage_kind"), s.get("samples"), shown_budget, s.get("prompt_tokens"),
                   _share(compute), s.get("completion_tokens"), _sci(compute.get("flops")),
@@ -102,6 +102,24 @@ def _estimates(runs: Sequence[RunView]) -> str:
         return ""
     head = ["run", "estimate", "value", "95% interval", "queries", "produced by"]
     return ("<h2>Estimates comparable night to night</h2><table class='sortable'><thead><tr>"
+            + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def _prompt_kinds(runs: Sequence[RunView]) -> str:
+    """The adaptive samples by the kind of prompt that drew them: whether demonstrations raised the
+    pass rate over the base prompt, and what share of their prompt tokens the engine's cache served."""
+    rows = []
+    for view in runs:
+        for kind, k in sorted((view.summary.get("prompt_kinds") or {}).items()):
+            share = k.get("cached_share")
+            rows.append("<tr>" + "".join(_cell(v) for v in (
+                view.run_dir.name, kind, k["samples"], k["passed"], f"{k['passed'] / k['samples']:.3f}" if k["samples"] else "",
+                "" if share is None else f"{100 * share:.0f}%")) + "</tr>")
+    if not rows:
+        return ""
+    head = ["run", "kind of prompt", "adaptive samples", "passed", "pass rate", "prompt tokens from cache"]
+    return ("<h2>Adaptive samples by kind of prompt</h2><p class='kind'>Kinds drawn later draw harder queries "
+            "(the easy ones are resolved by then).</p><table class='sortable'><thead><tr>"
             + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
