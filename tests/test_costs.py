@@ -4,6 +4,7 @@ choice of prompt, and the engines' counts of cached prompt tokens."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -370,7 +371,6 @@ def test_the_report_shows_each_kind_of_prompt_with_its_pass_rate_and_cache_share
     result = run(config, backend=SimulatedBackend(boost=0.6))
     kinds = result.summary["prompt_kinds"]
     section = render([load_run(result.run_dir)], {}).split("Adaptive samples by kind of prompt", 1)[1].split("</table>", 1)[0]
-    import re
     shown = [re.findall(r">([^<]*)</td>", row) for row in section.split("<tr>")[2:]]  # after the header
     assert shown == [["online", kind, str(k["samples"]), str(k["passed"]), f"{k['passed'] / k['samples']:.3f}",
                       f"{100 * k['cached_share']:.0f}%"] for kind, k in sorted(kinds.items())]
