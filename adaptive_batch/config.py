@@ -241,10 +241,17 @@ class RetrievalConfig(FromDict):
         "nearest new ones are added after them), so its retries repeat one prompt that the engine serves from its "
         "prefix cache; it no longer sees nearer queries resolved later.")
 
+    demo_order: Literal["similarity", "resolved"] = doc(
+        "similarity", "Order of a prompt's demonstrations: similarity (least similar first, the nearest next to the "
+        "question) or resolved (oldest resolved first, so prompts share longer prefixes for the engine's cache; a "
+        "newly resolved neighbour joins at the end).")
+
     def __post_init__(self) -> None:
         require(self.prompt_choice in ("fixed", "online"),
                  f"prompt_choice must be fixed or online, got '{self.prompt_choice}'")
         require(0 <= self.pool_min_share <= 1, f"pool_min_share must be in [0, 1], got {self.pool_min_share}")
+        require(self.demo_order in ("similarity", "resolved"),
+                f"demo_order must be similarity or resolved, got '{self.demo_order}'")
         require(self.retire_after >= 0, f"retire_after must be >= 0, got {self.retire_after}")
         require(self.max_demo_chars >= 0, f"max_demo_chars must be >= 0, got {self.max_demo_chars}")
         require(self.k >= 1, f"k must be >= 1, got {self.k}")

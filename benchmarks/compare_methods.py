@@ -62,6 +62,9 @@ VARIANTS = {
     "adaptive-auto-retire": ("adaptive", {"prompt": {"demo_mode": "auto"}, "retrieval": {"retire_after": 4}}),
     "adaptive-auto-keep": ("adaptive", {"prompt": {"demo_mode": "auto"}, "retrieval": {"keep_demonstrations": True}}),
     "adaptive-auto-short": ("adaptive", {"prompt": {"demo_mode": "auto"}, "retrieval": {"max_demo_chars": 240}}),
+    "adaptive-auto-resolved": ("adaptive", {"prompt": {"demo_mode": "auto"}, "retrieval": {"demo_order": "resolved"}}),
+    "adaptive-auto-retire-resolved": ("adaptive", {"prompt": {"demo_mode": "auto"},
+                                                   "retrieval": {"retire_after": 4, "demo_order": "resolved"}}),
     # The online choice spending a budget in cost under price table A (--cost-budget dollars a query),
     # each kind of prompt priced by its own measured cache share.
     "adaptive-online-cost": ("adaptive", {"prompt": {"demo_mode": "auto"}, "retrieval": {"prompt_choice": "online"},

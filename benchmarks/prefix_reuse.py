@@ -14,6 +14,10 @@ round's query order.
 divided by the KV bytes a token takes), through the backend's own ``PrefixStore`` (the same
 eviction): a prompt reuses the longest aligned prefix the live cache or the store
 holds. It predicts what the store saves before the engine is run.
+
+``--demo-order resolved`` rebuilds each prompt with its demonstrations in the order they were
+resolved (oldest first) instead of as shown (least similar first): what a canonical order would
+save, since a query whose pool grows then keeps its older demonstrations as a shared prefix.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from retrieval.pool import Demonstration
 CHUNK = 64  # the llamacpp backend's default alignment
 
 
-def evaluated_tokens(run_dir: Path, tokenize, store_tokens: tuple[int, ...] = ()) -> dict:
+def evaluated_tokens(run_dir: Path, tokenize, store_tokens: tuple[int, ...] = (), demo_order: str = "logged") -> dict:
     """Prompt tokens and the tokens the backend's rule would evaluate: in log order, with each round's
     prompts sorted by their tokens, and sorted with every other round descending (what the backend's
     ``prefix`` serve order does now)."""
@@ -44,13 +48,15 @@ def evaluated_tokens(run_dir: Path, tokenize, store_tokens: tuple[int, ...] = ()
     builder = PromptBuilder(config.prompt, canonical=create_verifier(config.verifier).canonical)
     queries = {q.id: q for q in load_queries(config.data)}
     rows = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines() if line.strip()]
-    passing: dict[str, str] = {}
+    passing: dict[str, str] = {}  # in the order the queries were resolved
     for r in rows:
         if r["passed"]:
             passing.setdefault(r["query_id"], r["text"])
+    resolved_at = {query_id: i for i, query_id in enumerate(passing)}
     prompts = []
     for r in rows:
-        demos = [Demonstration(d, queries[d].question, passing[d], 0.0) for d in r["demo_ids"]]
+        shown = sorted(r["demo_ids"], key=resolved_at.__getitem__) if demo_order == "resolved" else r["demo_ids"]
+        demos = [Demonstration(d, queries[d].question, passing[d], 0.0) for d in shown]
         prompts.append((r["round"], tokenize(builder.prompt_for(queries[r["query_id"]].question, demos))))
     out = {"samples": len(rows), "prompt_tokens": sum(len(t) for _, t in prompts)}
     for name, order in (("log_order", prompts), ("sorted_within_round", sorted(prompts)),
@@ -109,12 +115,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None)
     parser.add_argument("--store-tokens", type=int, nargs="+", default=[],
                         help="also replay a prefix store of this many tokens (several: one replay each)")
+    parser.add_argument("--demo-order", choices=("logged", "resolved"), default="logged",
+                        help="demonstrations as logged, or oldest resolved first")
     args = parser.parse_args(argv)
     import llama_cpp
 
     vocab = llama_cpp.Llama(model_path=default_model_path(), vocab_only=True, verbose=False)
     report = {run: evaluated_tokens(Path(run), lambda text: vocab.tokenize(text.encode("utf-8"), special=True),
-                                   args.store_tokens)
+                                   args.store_tokens, args.demo_order)
               for run in args.runs}
     text = json.dumps(report, indent=2)
     if args.out:

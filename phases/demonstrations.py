@@ -44,6 +44,10 @@ class DemonstrationChoice:
     passing (the state's ``demo_use``) is not shown again. ``max_chars`` > 0: demonstrations whose
     question and response are longer than that are not shown.
 
+    ``order`` "resolved": the chosen demonstrations are shown oldest resolved first instead of least
+    similar first (the nearest next to the question), so that prompts share longer prefixes for the
+    engine's cache (``DemonstrationPool.in_resolved_order``); a kept block keeps its own order.
+
     ``keep``: a query's demonstrations, once shown, stay in its prompt in their places; while it
     shows fewer than k, the nearest new ones are added after them. Its retries then repeat one
     prompt, which the engine serves from its prefix cache, at the price of not seeing nearer
@@ -63,6 +67,7 @@ class DemonstrationChoice:
     retire_after: int = 0
     max_chars: int = 0
     keep: bool = False
+    order: str = "similarity"
     state: Any = None  # phases.RunState: what the online choice and retirement learn from
     pricer: Any = None  # budget.SamplePricer
 
@@ -76,6 +81,13 @@ class DemonstrationChoice:
         """(demonstrations, kind of prompt) for each sample."""
         if self.pool is None or (self.kind == "none" and not self.online):
             return [((), "base")] * len(positions)
+        chosen = self._choose(positions, indices, seeds, engines)
+        if self.order == "resolved" and not self.keep:
+            return [(self.pool.in_resolved_order(demos), kind) for demos, kind in chosen]
+        return chosen
+
+    def _choose(self, positions: Sequence[int], indices: Sequence[int], seeds: Sequence[int],
+                engines: Optional[Sequence[str]]) -> list[tuple[tuple[Demonstration, ...], str]]:
         if self.online:
             return self._online(positions, indices, seeds, engines or ["main"] * len(positions))
         if self.kind == "random":

@@ -40,6 +40,7 @@ class DemonstrationPool:
         self._questions = list(questions)
         self._embeddings = embeddings
         self._responses: dict[int, str] = {}
+        self._rank_of: dict[str, int] = {}  # query id -> how many queries were resolved before it
         self._position_of: dict[str, int] | None = None  # built on first use: only kept blocks need it
         self._resolved = np.zeros(len(self._ids), dtype=bool)
         self._index: VectorIndex | None = None
@@ -75,8 +76,16 @@ class DemonstrationPool:
             if self._index is not None:
                 self._index.add(rows, self._embeddings[rows])
             self._resolved[rows] = True
+        for position in new:
+            self._rank_of[self._ids[position]] = len(self._rank_of)
         for position, response in zip(positions, responses):
             self._responses[position] = response
+
+    def in_resolved_order(self, demos: Sequence[Demonstration]) -> tuple[Demonstration, ...]:
+        """``demos`` oldest resolved first: a query whose nearest change as the pool grows keeps its
+        older ones as a prompt prefix (a newer one joins at the end), and queries sharing an old one
+        share a prefix too."""
+        return tuple(sorted(demos, key=lambda d: self._rank_of[d.query_id]))
 
     def nearest(self, position: int, k: int, min_similarity: float) -> list[Demonstration]:
         """Up to k resolved queries most similar to query ``position``, least similar first.

@@ -152,3 +152,53 @@ def test_kept_demonstrations_cannot_rotate_or_be_chosen_online():
         RetrievalConfig(keep_demonstrations=True, rotate_among=8)
     with pytest.raises(ConfigError, match="drop one of them"):
         RetrievalConfig(keep_demonstrations=True, prompt_choice="online")
+
+
+def test_resolved_order_shows_the_same_demonstrations_oldest_resolved_first():
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(60, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    pool = DemonstrationPool([f"q{i}" for i in range(60)], [f"question {i}" for i in range(60)], vectors)
+    resolved = rng.permutation(np.arange(1, 60))[:40].tolist()  # resolved in a shuffled order
+    for start in range(0, 40, 10):  # four rounds
+        pool.add_many(resolved[start:start + 10], [f"answer {p}" for p in resolved[start:start + 10]])
+    rank = {f"q{p}": i for i, p in enumerate(resolved)}
+    by_similarity = DemonstrationChoice(pool, "nearest", k=3, warmup=2)
+    by_resolution = DemonstrationChoice(pool, "nearest", k=3, warmup=2, order="resolved")
+    plain = by_similarity.for_samples([0], [2], [1])[0]
+    ordered = by_resolution.for_samples([0], [2], [1])[0]
+    assert set(_ids(ordered)) == set(_ids(plain))
+    assert [rank[i] for i in _ids(ordered)] == sorted(rank[i] for i in _ids(plain))
+    assert [d.similarity for d in plain] == sorted(d.similarity for d in plain)
+    # Over many queries the two orders differ somewhere, so the option does something.
+    positions = [p for p in range(60) if f"q{p}" not in rank]
+    assert any(_ids(a) != _ids(b) for a, b in zip(by_similarity.for_samples(positions, [2] * 20, range(20)),
+                                                  by_resolution.for_samples(positions, [2] * 20, range(20))))
+
+
+def _order_run(path, tmp_path, order: str):
+    return run(RunConfig.from_dict({
+        "data": {"path": str(path)},
+        "backend": {"name": "simulated"},
+        "retrieval": {"embedder": "hashing", "min_similarity": 0.0, "demo_order": order},
+        "schedule": {"method": "adaptive", "budget": 8, "warmup": 2},
+        "output_dir": str(tmp_path / order),
+    }))
+
+
+def test_a_run_in_resolved_order_logs_every_prompts_demonstrations_oldest_first(synthetic, tmp_path):
+    path = synthetic(120, topics=6)
+    runs = {order: _order_run(path, tmp_path, order) for order in ("similarity", "resolved")}
+
+    def in_resolution_order(result) -> list[bool]:
+        rows = pq.read_table(result.run_dir / "samples.parquet").to_pylist()
+        resolved_in = {}
+        for r in sorted(rows, key=lambda r: r["round"]):
+            if r["passed"]:
+                resolved_in.setdefault(r["query_id"], r["round"])
+        return [[resolved_in[d] for d in r["demo_ids"]] == sorted(resolved_in[d] for d in r["demo_ids"])
+                for r in rows if len(r["demo_ids"]) > 1]
+
+    resolved, similarity = in_resolution_order(runs["resolved"]), in_resolution_order(runs["similarity"])
+    assert len(resolved) >= 50 and all(resolved)
+    assert not all(similarity)
