@@ -228,7 +228,7 @@ class RetrievalConfig(FromDict):
         "rate per unit of predicted cost so far, so where demonstrations do not pay for their tokens the run "
         "spends like elimination (seeded, resumable).")
     retire_after: int = doc(
-        0, "A demonstration shown this many times without one of those samples passing is not shown again "
+        4, "A demonstration shown this many times without one of those samples passing is not shown again "
         "(0: never retired).")
     pool_min_share: float = doc(
         0.0, "Label-free runs: a query resolved by agreement joins the demonstration pool only if its answer has at "

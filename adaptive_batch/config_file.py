@@ -99,7 +99,8 @@ def upgrade_saved_config(config: dict[str, Any]) -> dict[str, Any]:
     """A saved config (``run.json``) in today's layout: settings an older version kept in the backend and
     verifier sections move into the options of the plugin that took them (those at their old default,
     or for a plugin not selected, had no effect and go); vLLM's engine arguments move under engine_args;
-    the escalation cost weight's old default, where escalation was off, becomes today's (None)."""
+    the escalation cost weight's old default, where escalation was off, becomes today's (None); a run saved
+    before demonstrations could be retired ran with ``retire_after`` 0."""
     config = {**config}
     for section in PLUGIN_SECTIONS:  # kept as (key, value) pairs before
         if isinstance(config.get(section), dict) and isinstance(config[section].get("options"), list):
@@ -124,6 +125,10 @@ def upgrade_saved_config(config: dict[str, Any]) -> dict[str, Any]:
             escalation.get(key) is not None for key in ("backend", "model", "temperature")):
         # The weight's old default (4), saved by runs without escalation, where it had no effect.
         config["escalation"] = {**escalation, "cost_weight": None}
+    retrieval = config.get("retrieval")
+    if isinstance(retrieval, dict) and "retire_after" not in retrieval:
+        # Saved before retirement existed: such a run never retired a demonstration (today's default is 4).
+        config["retrieval"] = {**retrieval, "retire_after": 0}
     return complete_plugin_options(config, saved=True)
 
 

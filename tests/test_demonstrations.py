@@ -77,7 +77,8 @@ def test_a_rotating_run_varies_a_querys_demonstrations_and_is_reproducible(synth
         return run(RunConfig.from_dict({
             "data": {"path": str(path)},
             "backend": {"name": "simulated"},
-            "retrieval": {"embedder": "hashing", "min_similarity": 0.0, "rotate_among": rotate_among},
+            # Without retirement, which also changes a query's nearest: rotation alone is measured.
+            "retrieval": {"embedder": "hashing", "min_similarity": 0.0, "rotate_among": rotate_among, "retire_after": 0},
             "schedule": {"method": "adaptive", "budget": 6, "warmup": 2},
             "output_dir": str(tmp_path / name),
         }))
@@ -103,7 +104,8 @@ def _keep_run(path, tmp_path, name: str, keep: bool):
     return run(RunConfig.from_dict({
         "data": {"path": str(path)},
         "backend": {"name": "simulated"},
-        "retrieval": {"embedder": "hashing", "min_similarity": 0.0, "keep_demonstrations": keep},
+        # Without retirement, which takes a retired demonstration out of a kept block.
+        "retrieval": {"embedder": "hashing", "min_similarity": 0.0, "keep_demonstrations": keep, "retire_after": 0},
         "schedule": {"method": "adaptive", "budget": 8, "warmup": 2},
         "output_dir": str(tmp_path / name),
     }))
@@ -202,3 +204,65 @@ def test_a_run_in_resolved_order_logs_every_prompts_demonstrations_oldest_first(
     resolved, similarity = in_resolution_order(runs["resolved"]), in_resolution_order(runs["similarity"])
     assert len(resolved) >= 50 and all(resolved)
     assert not all(similarity)
+
+
+def _retire_config(path, tmp_path, retire_after: int | None, name: str = "") -> RunConfig:
+    retrieval = {"embedder": "hashing", "min_similarity": 0.0}
+    return RunConfig.from_dict({
+        "data": {"path": str(path)},
+        "backend": {"name": "simulated"},
+        "retrieval": retrieval if retire_after is None else {**retrieval, "retire_after": retire_after},
+        "schedule": {"method": "adaptive", "budget": 10, "warmup": 2},
+        "output_dir": str(tmp_path / (name or f"retire{retire_after}")),
+    })
+
+
+def _retire_run(path, tmp_path, retire_after: int):
+    return run(_retire_config(path, tmp_path, retire_after))
+
+
+def _shown_after_retiring(result, retire_after: int) -> int:
+    """Samples showing a demonstration that, by the samples of the rounds before theirs, had been
+    shown ``retire_after`` times without one of them passing."""
+    rows = pq.read_table(result.run_dir / "samples.parquet").to_pylist()
+    use: dict[str, list[int]] = {}
+    late = 0
+    for round_ in sorted({r["round"] for r in rows}):
+        batch = [r for r in rows if r["round"] == round_]
+        late += sum(any(use.get(d, (0, 0))[0] >= retire_after and use[d][1] == 0 for d in r["demo_ids"])
+                    for r in batch)
+        for r in batch:
+            for d in r["demo_ids"]:
+                use.setdefault(d, [0, 0])
+                use[d][0] += 1
+                use[d][1] += r["passed"]
+    return late
+
+
+def test_a_demonstration_that_keeps_failing_is_retired(synthetic, tmp_path):
+    path = synthetic(120, topics=6)
+    plain, retiring = _retire_run(path, tmp_path, 0), _retire_run(path, tmp_path, 2)
+    assert _shown_after_retiring(plain, 2) > 0  # without the option such demonstrations come back
+    assert _shown_after_retiring(retiring, 2) == 0
+    adaptive = [r for r in pq.read_table(retiring.run_dir / "samples.parquet").to_pylist() if r["phase"] == "adaptive"]
+    assert sum(bool(r["demo_ids"]) for r in adaptive) >= 50  # the others still show demonstrations
+
+
+def test_a_run_started_without_retirement_says_how_to_resume_under_the_new_default(synthetic, tmp_path):
+    import json
+
+    from adaptive_batch.errors import ResumeMismatchError
+
+    path = synthetic(30, topics=3)
+    started = _retire_run(path, tmp_path, 0)
+    manifest = started.run_dir / "run.json"
+    saved = json.loads(manifest.read_text())
+    # As saved before the option existed: such a run never retired a demonstration.
+    del saved["config"]["retrieval"]["retire_after"]
+    manifest.write_text(json.dumps(saved))
+    default = _retire_config(path, tmp_path, None, name="retire0")  # today's default, same directory
+    assert default.retrieval.retire_after == 4
+    with pytest.raises(ResumeMismatchError, match=r"retrieval\.retire_after was 0, now 4.*--retire-after"):
+        run(default)
+    resumed = _retire_run(path, tmp_path, 0)  # as the message says: the same directory, nothing generated again
+    assert resumed.summary["samples"] == started.summary["samples"]

@@ -160,6 +160,8 @@ def prepare(config: RunConfig, backend: Optional[Backend] = None, embedder: Any 
 RESUME_HINTS = {
     "config.schedule.method": "A label-free verifier now runs elimination unless --method names another method "
                               "(before, adaptive): to resume this run, give --method with the method it was started with.",
+    "config.retrieval.retire_after": "Demonstrations that keep failing are now retired after 4 showings (before, never): "
+                                     "to resume this run, give --retire-after with the value it was started with.",
 }
 
 
