@@ -204,6 +204,10 @@ class PriceConfig(FromDict):
         return PriceTable(self.input, cached, self.output)
 
 
+# Grouping assigns every query to its nearest group centre: queries x groups dot products.
+MAX_DEMO_GROUPS = 4096
+
+
 @dataclass(frozen=True)
 class RetrievalConfig(FromDict):
     k: int = doc(3, "Demonstrations per adaptive prompt.")
@@ -245,6 +249,11 @@ class RetrievalConfig(FromDict):
         "similarity", "Order of a prompt's demonstrations: similarity (least similar first, the nearest next to the "
         "question) or resolved (oldest resolved first, so prompts share longer prefixes for the engine's cache; a "
         "newly resolved neighbour joins at the end).")
+    demo_groups: int = doc(
+        0, "Split the queries into this many groups by meaning (spherical k-means over their embeddings, seeded) "
+        "and show every query of a group the same k demonstrations, the resolved queries nearest the group's "
+        f"centre, so the engine serves that block from its prefix cache (0: each query its own k nearest; at "
+        f"most {MAX_DEMO_GROUPS}).")
 
     def __post_init__(self) -> None:
         require(self.prompt_choice in ("fixed", "online"),
@@ -258,6 +267,12 @@ class RetrievalConfig(FromDict):
         require(not (self.keep_demonstrations and (self.rotate_among or self.prompt_choice == "online")),
                 "keep_demonstrations shows a query the same demonstrations every time; rotate_among and "
                 "prompt_choice online change them: drop one of them")
+        require(0 <= self.demo_groups <= MAX_DEMO_GROUPS,
+                f"demo_groups must be in [0, {MAX_DEMO_GROUPS}], got {self.demo_groups}")
+        require(not (self.demo_groups and (self.rotate_among or self.keep_demonstrations
+                                           or self.prompt_choice == "online")),
+                "demo_groups shows every query of a group one block; rotate_among, keep_demonstrations and "
+                "prompt_choice online choose a query's own: drop one of them")
         require(-1 <= self.min_similarity <= 1, f"min_similarity must be in [-1, 1], got {self.min_similarity}")
         require(self.rotate_among == 0 or self.k < self.rotate_among <= 32,
                  f"rotate_among must be 0 (off) or in ({self.k}, 32] (more than k), got {self.rotate_among}")

@@ -65,6 +65,11 @@ VARIANTS = {
     "adaptive-auto-resolved": ("adaptive", {"prompt": {"demo_mode": "auto"}, "retrieval": {"demo_order": "resolved"}}),
     "adaptive-auto-retire-resolved": ("adaptive", {"prompt": {"demo_mode": "auto"},
                                                    "retrieval": {"retire_after": 4, "demo_order": "resolved"}}),
+    # One block of demonstrations for each of 16 groups of queries (by meaning), shared as a cached prefix.
+    "adaptive-auto-retire-groups16": ("adaptive", {"prompt": {"demo_mode": "auto"},
+                                                   "retrieval": {"retire_after": 4, "demo_groups": 16}}),
+    "adaptive-auto-retire-groups4": ("adaptive", {"prompt": {"demo_mode": "auto"},
+                                                  "retrieval": {"retire_after": 4, "demo_groups": 4}}),
     # The online choice spending a budget in cost under price table A (--cost-budget dollars a query),
     # each kind of prompt priced by its own measured cache share.
     "adaptive-online-cost": ("adaptive", {"prompt": {"demo_mode": "auto"}, "retrieval": {"prompt_choice": "online"},

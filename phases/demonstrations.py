@@ -48,6 +48,11 @@ class DemonstrationChoice:
     similar first (the nearest next to the question), so that prompts share longer prefixes for the
     engine's cache (``DemonstrationPool.in_resolved_order``); a kept block keeps its own order.
 
+    ``grouped``: every query of a group of the pool's (``DemonstrationPool.group``) is shown the same
+    block, the k resolved queries nearest the group's centre, in one order: their prompts share it
+    as a prefix, which the engine computes once for all of them, so a sample costs about what a
+    base prompt does. The price is demonstrations chosen for the group, not for the query.
+
     ``keep``: a query's demonstrations, once shown, stay in its prompt in their places; while it
     shows fewer than k, the nearest new ones are added after them. Its retries then repeat one
     prompt, which the engine serves from its prefix cache, at the price of not seeing nearer
@@ -68,6 +73,7 @@ class DemonstrationChoice:
     max_chars: int = 0
     keep: bool = False
     order: str = "similarity"
+    grouped: bool = False
     state: Any = None  # phases.RunState: what the online choice and retirement learn from
     pricer: Any = None  # budget.SamplePricer
 
@@ -98,7 +104,8 @@ class DemonstrationChoice:
         if self.keep:
             return [self._labelled(self._kept(p, near), "nearest") for p, near in zip(positions, found)]
         if not rotating:
-            return [self._labelled(tuple(near[-self.k:]), "nearest") for near in found]
+            kind = "grouped" if self.grouped else "nearest"
+            return [self._labelled(tuple(near[-self.k:]), kind) for near in found]
         return [self._rotated(near, index > self._first_index(p), seed)
                 for p, index, seed, near in zip(positions, indices, seeds, found)]
 
@@ -111,10 +118,12 @@ class DemonstrationChoice:
         return self.warmup_targets[position] if self.warmup_targets is not None else self.warmup
 
     def _nearest(self, positions: Sequence[int], width: int) -> list[list[Demonstration]]:
-        """Each query's ``width`` nearest usable demonstrations, least similar first."""
+        """Each query's ``width`` nearest usable demonstrations (its group's, when grouped), least
+        similar first."""
+        search = self.pool.nearest_of_groups if self.grouped else self.pool.nearest_many
         if not self.retire_after and not self.max_chars:
-            return self.pool.nearest_many(positions, width, self.min_similarity)
-        found = self.pool.nearest_many(positions, width + _SPARE, self.min_similarity)
+            return search(positions, width, self.min_similarity)
+        found = search(positions, width + _SPARE, self.min_similarity)
         return [[d for d in near if self._usable(d)][-width:] for near in found]
 
     def _kept(self, position: int, near: list[Demonstration]) -> tuple[Demonstration, ...]:

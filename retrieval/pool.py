@@ -6,6 +6,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from .groups import group_queries
 from .index import EXACT_SEARCH_LIMIT, ClusteredIndex, VectorIndex
 
 # Large runs keep each query's nearest questions (resolved or not) from one search; a round then
@@ -41,7 +42,7 @@ class DemonstrationPool:
         self._embeddings = embeddings
         self._responses: dict[int, str] = {}
         self._rank_of: dict[str, int] = {}  # query id -> how many queries were resolved before it
-        self._position_of: dict[str, int] | None = None  # built on first use: only kept blocks need it
+        self._position_of: dict[str, int] | None = None  # see _positions
         self._resolved = np.zeros(len(self._ids), dtype=bool)
         self._index: VectorIndex | None = None
         self._clustered: ClusteredIndex | None = None
@@ -54,6 +55,8 @@ class DemonstrationPool:
         else:
             self._index = VectorIndex(embeddings.shape[1])
         self.searches = 0  # queries searched in an index so far: a lookup in the candidates is not one
+        self._group_of: np.ndarray | None = None  # set by ``group``
+        self._centres: np.ndarray | None = None
 
     @property
     def index_kind(self) -> str:
@@ -108,6 +111,45 @@ class DemonstrationPool:
             scores, ids, usable = self._from_candidates(rows, k, min_similarity)
         return self._demonstrations(scores, ids, usable, k)
 
+    def group(self, n_groups: int, seed: int) -> None:
+        """Split the run's queries into ``n_groups`` groups by meaning (``groups.group_queries``), for
+        ``nearest_of_groups``."""
+        self._group_of, self._centres = group_queries(self._embeddings, n_groups, seed)
+
+    def group_of(self, position: int) -> int:
+        if self._group_of is None:
+            raise ValueError("the pool's queries are not grouped: call group() first")
+        return int(self._group_of[position])
+
+    def nearest_of_groups(self, positions: Sequence[int], k: int, min_similarity: float) -> list[list[Demonstration]]:
+        """For each query, up to k resolved queries most similar to its group's centre (at least
+        ``min_similarity`` to it), least similar first: one block for every query of a group, in one
+        order, so their prompts share it as a prefix. A demonstration's ``similarity`` is to the query."""
+        if self._group_of is None:
+            raise ValueError("the pool's queries are not grouped: call group() first")
+        if not self._responses or not len(positions):
+            return [[] for _ in positions]
+        rows = np.asarray(positions, dtype=np.int64)
+        groups, inverse = np.unique(self._group_of[rows], return_inverse=True)
+        centres = self._centres[groups]
+        self.searches += len(groups)
+        # k + 1: a query resolved already (and so in the pool) is left out of its own block.
+        if self._index is not None:
+            scores, ids = self._index.search(centres, k + 1)
+        else:
+            scores, ids = self._clustered.search(centres, k + 1, allowed=self._resolved)
+        scores, ids = scores[inverse.ravel()], ids[inverse.ravel()]
+        blocks = self._demonstrations(scores, ids, self._usable(rows, scores, ids, min_similarity), k)
+        embeddings, position_of = self._embeddings, self._positions()
+        return [[d._replace(similarity=float(embeddings[position_of[d.query_id]] @ embeddings[row])) for d in block]
+                for row, block in zip(rows.tolist(), blocks)]
+
+    def _positions(self) -> dict[str, int]:
+        """Query id -> position, built on first use (only kept and grouped blocks need it)."""
+        if self._position_of is None:
+            self._position_of = {query_id: i for i, query_id in enumerate(self._ids)}
+        return self._position_of
+
     def _usable(self, rows: np.ndarray, scores: np.ndarray, ids: np.ndarray, min_similarity: float) -> np.ndarray:
         """Which neighbours may be shown: resolved, similar enough, and not the query itself."""
         return (ids >= 0) & self._resolved[np.maximum(ids, 0)] & (ids != rows[:, None]) & (scores >= min_similarity)
@@ -150,9 +192,8 @@ class DemonstrationPool:
     def shown_again(self, position: int, query_ids: Sequence[str]) -> list[Demonstration]:
         """The pool's demonstrations of ``query_ids`` for query ``position``, in that order: a block
         shown before, shown again (ids not in the pool are left out)."""
-        if self._position_of is None:
-            self._position_of = {query_id: i for i, query_id in enumerate(self._ids)}
-        rows = [self._position_of[q] for q in query_ids if q in self._position_of]
+        position_of = self._positions()
+        rows = [position_of[q] for q in query_ids if q in position_of]
         rows = [r for r in rows if r in self._responses and r != position]
         query = self._embeddings[position]
         return [self._demo(r, float(self._embeddings[r] @ query)) for r in rows]

@@ -96,7 +96,8 @@ class RunContext:
             self.pool, self.method.demonstrations, retrieval.k, retrieval.min_similarity, retrieval.rotate_among,
             schedule.warmup, self.warmup_targets, online=retrieval.prompt_choice == "online",
             retire_after=retrieval.retire_after, max_chars=retrieval.max_demo_chars,
-            keep=retrieval.keep_demonstrations, order=retrieval.demo_order, state=state, pricer=pricer)
+            keep=retrieval.keep_demonstrations, order=retrieval.demo_order, grouped=retrieval.demo_groups > 0,
+            state=state, pricer=pricer)
         escalate_after = self.config.escalation.after if "escalated" in self.engines else None
         settings = PlanSettings(self.method, self.config.seed, self.cap, schedule.warmup, targets,
                                 self.warmup_targets, cap_of, escalate_after, pricer, schedule.unit_cap,
@@ -202,6 +203,8 @@ def _pool(config: RunConfig, method: Method, queries: list[Query], embedder: Any
     say("building the index")
     with timings.measure("index"):
         pool = DemonstrationPool([q.id for q in queries], [q.question for q in queries], vectors)
+        if config.retrieval.demo_groups:
+            pool.group(config.retrieval.demo_groups, config.seed)
     return pool, embedder, vectors
 
 
