@@ -36,10 +36,11 @@ def test_grouping_finds_the_clusters_assigns_each_query_its_nearest_centre_and_r
     assert len(few) == 3 and few.max() < 3
 
 
-def _grouped_pool(groups: int = 4):
+def _grouped_pool(groups: int = 4, exact_limit: int = 50_000):
     vectors, truth = _clustered_vectors()
     n = len(vectors)
-    pool = DemonstrationPool([f"q{i}" for i in range(n)], [f"question {i}" for i in range(n)], vectors)
+    pool = DemonstrationPool([f"q{i}" for i in range(n)], [f"question {i}" for i in range(n)], vectors,
+                             exact_limit=exact_limit)
     resolved = list(range(0, n, 3))
     pool.add_many(resolved, [f"answer {p}" for p in resolved])
     pool.group(groups, seed=0)
@@ -66,6 +67,16 @@ def test_every_query_of_a_group_sees_one_block_the_resolved_queries_nearest_its_
     # A resolved query is not its own demonstration.
     assert all(f"q{p}" not in {d.query_id for d in block}
                for p, block in zip(resolved, pool.nearest_of_groups(resolved, 3, 0.0)))
+
+
+def test_a_large_runs_clustered_index_gives_the_same_blocks():
+    exact, vectors, resolved = _grouped_pool()
+    clustered, _, _ = _grouped_pool(exact_limit=10)
+    assert clustered.index_kind.startswith("ivf")
+    # Every list is probed at this size, so the clustered search is exact.
+    everyone = list(range(len(vectors)))
+    assert [[d.query_id for d in b] for b in clustered.nearest_of_groups(everyone, 3, 0.0)] == \
+        [[d.query_id for d in b] for b in exact.nearest_of_groups(everyone, 3, 0.0)]
 
 
 def test_a_grouped_choice_shows_each_query_its_groups_block_labelled_grouped():
