@@ -23,6 +23,32 @@ def write_jsonl(path: Path, records) -> Path:
     return path
 
 
+def simulated_adaptive_run(path: Path, output_dir: Path, **retrieval):
+    """An adaptive run of the simulator with the hashing embedder (budget 8, warm-up 2), every
+    demonstration similar enough to show; ``retrieval`` sets the options under test."""
+    from adaptive_batch import RunConfig, run
+
+    return run(RunConfig.from_dict({
+        "data": {"path": str(path)},
+        "backend": {"name": "simulated"},
+        "retrieval": {"embedder": "hashing", "min_similarity": 0.0, **retrieval},
+        "schedule": {"method": "adaptive", "budget": 8, "warmup": 2},
+        "output_dir": str(output_dir),
+    }))
+
+
+def cut_log_into_adaptive(run_dir: Path, adaptive_samples: int) -> int:
+    """Leave a finished run's log as a kill would: its warm-up and first ``adaptive_samples``
+    adaptive samples, no outputs. Returns the samples kept, which a resumed run replays."""
+    log = run_dir / "samples.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    first_adaptive = next(i for i, line in enumerate(lines) if '"phase": "adaptive"' in line)
+    log.write_text("".join(lines[: first_adaptive + adaptive_samples]))
+    for name in ("samples.parquet", "results.parquet", "results.jsonl", "summary.json"):
+        (run_dir / name).unlink()
+    return first_adaptive + adaptive_samples
+
+
 @pytest.fixture
 def synthetic(tmp_path):
     from adaptive_batch.backends.simulated import synthetic_queries

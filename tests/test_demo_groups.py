@@ -4,11 +4,13 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from adaptive_batch import ConfigError, RunConfig, run
+from adaptive_batch import ConfigError
 from adaptive_batch.config import RetrievalConfig
 from phases import DemonstrationChoice
 from retrieval import DemonstrationPool
 from retrieval.groups import group_queries
+
+from .conftest import cut_log_into_adaptive, simulated_adaptive_run
 
 
 def _clustered_vectors(clusters: int = 4, per: int = 30, dim: int = 16, seed: int = 5):
@@ -98,13 +100,7 @@ def test_demo_groups_cannot_be_combined_with_a_querys_own_choice():
 
 
 def _run(path, tmp_path, groups: int):
-    return run(RunConfig.from_dict({
-        "data": {"path": str(path)},
-        "backend": {"name": "simulated"},
-        "retrieval": {"embedder": "hashing", "min_similarity": 0.0, "demo_groups": groups},
-        "schedule": {"method": "adaptive", "budget": 8, "warmup": 2},
-        "output_dir": str(tmp_path / f"groups{groups}"),
-    }))
+    return simulated_adaptive_run(path, tmp_path / f"groups{groups}", demo_groups=groups)
 
 
 def _blocks_by_round(result) -> dict[int, set]:
@@ -128,14 +124,9 @@ def test_a_grouped_run_shows_at_most_one_block_a_group_each_round_and_resumes_to
     # Cut the log after the first adaptive samples: the resumed run rebuilds the groups from the seed
     # and draws the same samples with the same blocks.
     before = pq.read_table(grouped.run_dir / "samples.parquet").to_pylist()
-    log = grouped.run_dir / "samples.jsonl"
-    lines = log.read_text().splitlines(keepends=True)
-    first_adaptive = next(i for i, line in enumerate(lines) if '"phase": "adaptive"' in line)
-    log.write_text("".join(lines[: first_adaptive + 20]))
-    for name in ("samples.parquet", "results.parquet", "results.jsonl", "summary.json"):
-        (grouped.run_dir / name).unlink()
+    kept = cut_log_into_adaptive(grouped.run_dir, 20)
     resumed = _run(path, tmp_path, 3)
-    assert resumed.summary["samples_replayed_from_log"] == first_adaptive + 20
+    assert resumed.summary["samples_replayed_from_log"] == kept
     after = pq.read_table(resumed.run_dir / "samples.parquet").to_pylist()
     key = lambda r: (r["query_id"], r["sample_index"])  # noqa: E731
     assert [(key(r), r["demo_ids"], r["passed"]) for r in sorted(after, key=key)] == \

@@ -11,6 +11,8 @@ from adaptive_batch.config import RetrievalConfig
 from phases import DemonstrationChoice
 from retrieval import DemonstrationPool
 
+from .conftest import cut_log_into_adaptive, simulated_adaptive_run
+
 
 def _pool(n: int = 200, dim: int = 16) -> DemonstrationPool:
     rng = np.random.default_rng(3)
@@ -101,14 +103,8 @@ def test_a_rotating_run_varies_a_querys_demonstrations_and_is_reproducible(synth
 
 
 def _keep_run(path, tmp_path, name: str, keep: bool):
-    return run(RunConfig.from_dict({
-        "data": {"path": str(path)},
-        "backend": {"name": "simulated"},
-        # Without retirement, which takes a retired demonstration out of a kept block.
-        "retrieval": {"embedder": "hashing", "min_similarity": 0.0, "keep_demonstrations": keep, "retire_after": 0},
-        "schedule": {"method": "adaptive", "budget": 8, "warmup": 2},
-        "output_dir": str(tmp_path / name),
-    }))
+    # Without retirement, which takes a retired demonstration out of a kept block.
+    return simulated_adaptive_run(path, tmp_path / name, keep_demonstrations=keep, retire_after=0)
 
 
 def _blocks(result) -> dict[str, list[tuple[str, ...]]]:
@@ -138,14 +134,9 @@ def test_kept_demonstrations_only_grow_and_a_resumed_run_rebuilds_them_from_the_
     # The k nearest change as the pool grows: without the option some query's block is replaced.
     assert not all(_only_grows(b) for b in _blocks(nearest).values())
     # Cut the log after the first adaptive rounds: the resumed run must show the same blocks.
-    log = kept.run_dir / "samples.jsonl"
-    lines = log.read_text().splitlines(keepends=True)
-    first_adaptive = next(i for i, line in enumerate(lines) if '"phase": "adaptive"' in line)
-    log.write_text("".join(lines[: first_adaptive + 40]))
-    for name in ("samples.parquet", "results.parquet", "results.jsonl", "summary.json"):
-        (kept.run_dir / name).unlink()
+    replayed = cut_log_into_adaptive(kept.run_dir, 40)
     resumed = _keep_run(path, tmp_path, "kept", True)
-    assert resumed.summary["samples_replayed_from_log"] == first_adaptive + 40
+    assert resumed.summary["samples_replayed_from_log"] == replayed
     assert _blocks(resumed) == kept_blocks
 
 
@@ -179,13 +170,7 @@ def test_resolved_order_shows_the_same_demonstrations_oldest_resolved_first():
 
 
 def _order_run(path, tmp_path, order: str):
-    return run(RunConfig.from_dict({
-        "data": {"path": str(path)},
-        "backend": {"name": "simulated"},
-        "retrieval": {"embedder": "hashing", "min_similarity": 0.0, "demo_order": order},
-        "schedule": {"method": "adaptive", "budget": 8, "warmup": 2},
-        "output_dir": str(tmp_path / order),
-    }))
+    return simulated_adaptive_run(path, tmp_path / order, demo_order=order)
 
 
 def test_a_run_in_resolved_order_logs_every_prompts_demonstrations_oldest_first(synthetic, tmp_path):
