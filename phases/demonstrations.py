@@ -50,8 +50,9 @@ class DemonstrationChoice:
 
     ``grouped``: every query of a group of the pool's (``DemonstrationPool.group``) is shown the same
     block, the k resolved queries nearest the group's centre, in one order: their prompts share it
-    as a prefix, which the engine computes once for all of them, so a sample costs about what a
-    base prompt does. The price is demonstrations chosen for the group, not for the query.
+    as a prefix, which the engine computes once a round for all of them, so samples cost less. The
+    price is demonstrations chosen for the group, not for the query: measured, they pass less often
+    (benchmarks/README.md, ``--demo-groups``).
 
     ``keep``: a query's demonstrations, once shown, stay in its prompt in their places; while it
     shows fewer than k, the nearest new ones are added after them. Its retries then repeat one
