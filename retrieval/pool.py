@@ -42,7 +42,7 @@ class DemonstrationPool:
         self._embeddings = embeddings
         self._responses: dict[int, str] = {}
         self._rank_of: dict[str, int] = {}  # query id -> how many queries were resolved before it
-        self._position_of: dict[str, int] | None = None  # see _positions
+        self._position_of: dict[str, int] | None = None  # built on first use: only kept blocks need it
         self._resolved = np.zeros(len(self._ids), dtype=bool)
         self._index: VectorIndex | None = None
         self._clustered: ClusteredIndex | None = None
@@ -139,16 +139,10 @@ class DemonstrationPool:
         else:
             scores, ids = self._clustered.search(centres, k + 1, allowed=self._resolved)
         scores, ids = scores[inverse.ravel()], ids[inverse.ravel()]
-        blocks = self._demonstrations(scores, ids, self._usable(rows, scores, ids, min_similarity), k)
-        embeddings, position_of = self._embeddings, self._positions()
-        return [[d._replace(similarity=float(embeddings[position_of[d.query_id]] @ embeddings[row])) for d in block]
-                for row, block in zip(rows.tolist(), blocks)]
-
-    def _positions(self) -> dict[str, int]:
-        """Query id -> position, built on first use (only kept and grouped blocks need it)."""
-        if self._position_of is None:
-            self._position_of = {query_id: i for i, query_id in enumerate(self._ids)}
-        return self._position_of
+        usable = self._usable(rows, scores, ids, min_similarity)
+        # Chosen and ordered by similarity to the centre; each one's similarity given is to the query.
+        to_query = np.einsum("nkd,nd->nk", self._embeddings[np.maximum(ids, 0)], self._embeddings[rows])
+        return self._demonstrations(to_query, ids, usable, k)
 
     def _usable(self, rows: np.ndarray, scores: np.ndarray, ids: np.ndarray, min_similarity: float) -> np.ndarray:
         """Which neighbours may be shown: resolved, similar enough, and not the query itself."""
@@ -192,8 +186,9 @@ class DemonstrationPool:
     def shown_again(self, position: int, query_ids: Sequence[str]) -> list[Demonstration]:
         """The pool's demonstrations of ``query_ids`` for query ``position``, in that order: a block
         shown before, shown again (ids not in the pool are left out)."""
-        position_of = self._positions()
-        rows = [position_of[q] for q in query_ids if q in position_of]
+        if self._position_of is None:
+            self._position_of = {query_id: i for i, query_id in enumerate(self._ids)}
+        rows = [self._position_of[q] for q in query_ids if q in self._position_of]
         rows = [r for r in rows if r in self._responses and r != position]
         query = self._embeddings[position]
         return [self._demo(r, float(self._embeddings[r] @ query)) for r in rows]
