@@ -246,9 +246,9 @@ class RetrievalConfig(FromDict):
         "prefix cache; it no longer sees nearer queries resolved later.")
 
     demo_order: Literal["similarity", "resolved"] = doc(
-        "similarity", "Order of a prompt's demonstrations: similarity (least similar first, the nearest next to the "
-        "question) or resolved (oldest resolved first, so prompts share longer prefixes for the engine's cache; a "
-        "newly resolved neighbour joins at the end).")
+        "resolved", "Order of a prompt's demonstrations: resolved (oldest resolved first, so a query's retries and "
+        "its neighbours' prompts share longer prefixes for the engine's cache; a newly resolved neighbour joins at "
+        "the end) or similarity (least similar first, the nearest next to the question).")
     demo_groups: int = doc(
         0, "Split the queries into this many groups by meaning (spherical k-means over their embeddings, seeded) "
         "and show every query of a group the same k demonstrations, the resolved queries nearest the group's "

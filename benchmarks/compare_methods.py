@@ -131,9 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     engine = BackendConfig(options=options)
     backend = create_backend(engine)
     embedder = create_embedder("sentence-transformers")
-    # Without retirement (the default before it was measured): every variant's name says what it changes
-    # from this, so "adaptive-auto" means what it meant in the committed results, and "-retire" adds it.
-    retrieval = RetrievalConfig(retire_after=0, **({} if args.min_similarity is None
+    # Without retirement and in similarity order (the defaults before each was measured): every variant's
+    # name says what it changes from this, so "adaptive-auto" means what it meant in the committed results,
+    # "-retire" adds retirement and "-resolved" the order.
+    retrieval = RetrievalConfig(retire_after=0, demo_order="similarity", **({} if args.min_similarity is None
                                                     else {"min_similarity": args.min_similarity}))
     labels = {m: label(m, args.rotate_among) for m in args.methods}
     report: dict = {"settings": vars(args), "model": backend.model_id, "parameters": backend.parameter_count(),

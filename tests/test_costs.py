@@ -109,9 +109,10 @@ def test_the_online_choice_of_prompt_converges_to_the_base_prompt_where_demonstr
     def base_share(useless: bool) -> float:
         config = RunConfig.from_dict({
             "data": {"path": str(path)}, "output_dir": str(tmp_path / f"useless-{useless}"),
-            # Without retirement, which thins the demonstrations on offer: the online choice alone.
+            # Without retirement, which thins the demonstrations on offer, and in the order this was measured
+            # in: the online choice alone.
             "backend": {"name": "simulated"}, "retrieval": {"embedder": "hashing", "prompt_choice": "online",
-                                                            "retire_after": 0},
+                                                            "retire_after": 0, "demo_order": "similarity"},
             "schedule": {"budget": 10 * 150, "budget_unit": "total-tokens"},
             # Demonstrations after the generic examples: a prompt that shows them costs more tokens.
             "prompt": {"demo_mode": "add"},

@@ -251,3 +251,23 @@ def test_a_run_started_without_retirement_says_how_to_resume_under_the_new_defau
         run(default)
     resumed = _retire_run(path, tmp_path, 0)  # as the message says: the same directory, nothing generated again
     assert resumed.summary["samples"] == started.summary["samples"]
+
+
+def test_a_run_started_in_similarity_order_says_how_to_resume_under_the_new_default(synthetic, tmp_path):
+    import json
+
+    from adaptive_batch.errors import ResumeMismatchError
+
+    path = synthetic(30, topics=3)
+    started = simulated_adaptive_run(path, tmp_path / "run", demo_order="similarity")
+    manifest = started.run_dir / "run.json"
+    saved = json.loads(manifest.read_text())
+    # As saved before the order was an option: such a run showed the nearest demonstration last.
+    del saved["config"]["retrieval"]["demo_order"]
+    manifest.write_text(json.dumps(saved))
+    with pytest.raises(ResumeMismatchError,
+                       match=r"retrieval\.demo_order was 'similarity', now 'resolved'.*--demo-order similarity"):
+        simulated_adaptive_run(path, tmp_path / "run")  # today's default, same directory
+    resumed = simulated_adaptive_run(path, tmp_path / "run", demo_order="similarity")  # as the message says
+    assert resumed.summary["samples"] == started.summary["samples"]
+    assert RunConfig.from_dict({"data": {"path": str(path)}}).retrieval.demo_order == "resolved"

@@ -163,6 +163,8 @@ RESUME_HINTS = {
                               "(before, adaptive): to resume this run, give --method with the method it was started with.",
     "config.retrieval.retire_after": "Demonstrations that keep failing are now retired after 4 showings (before, never): "
                                      "to resume this run, give --retire-after with the value it was started with.",
+    "config.retrieval.demo_order": "A prompt's demonstrations are now shown oldest resolved first (before, least similar "
+                                   "first): to resume this run, give --demo-order similarity.",
 }
 
 
