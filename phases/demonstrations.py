@@ -16,10 +16,10 @@ from .policies import Demonstrations
 KINDS = ("base", "nearest", "rotated", "random")
 # How many more neighbours to look at when some are set aside (retired or too long).
 _SPARE = 8
-# The online choice's prior: every kind starts as this many samples at the pass rate of all adaptive
-# samples so far. Pass rates of unresolved queries are a few percent; a uniform Beta(1, 1) prior
-# would draw every kind about equally, whatever it costs, for the first tens of samples of each.
-PRIOR_SAMPLES = 2.0
+# The online choice's prior: every kind starts level with the others, worth this many passes. Pass
+# rates of unresolved queries are a few percent, so a few samples decide nothing; a weaker prior
+# would let a kind's first lucky pass or two decide the run.
+PRIOR_PASSES = 2.0
 
 
 @dataclass(frozen=True)
@@ -31,14 +31,15 @@ class DemonstrationChoice:
     nearest usable ones. The same k nearest shown again after they failed rarely help; other
     near neighbours give the next attempt something new to copy from.
 
-    ``online``: each sample's kind of prompt (``KINDS``) is drawn by Thompson sampling. Every kind
-    has a Beta(1 + passed, 1 + failed) posterior over the adaptive samples it drew so far (the
-    state's ``by_kind``, so a resumed run knows what the first one knew), its prior worth
-    ``PRIOR_SAMPLES`` samples at the pass rate of every kind together (before any: one half); the
-    sample's seed draws a pass rate from each, and the kind with the highest pass rate per unit of
-    this sample's predicted cost (``pricer``, which prices a kind by its own cache share; 1 per
-    sample without one) is shown. Where demonstrations do not help, the base prompt wins and the
-    run spends like elimination.
+    ``online``: each sample's kind of prompt (``KINDS``) is drawn by Thompson sampling. What a kind
+    is judged on is its pass rate relative to the other kinds drawn in the same rounds (the state's
+    ``kind_passes_against_expected``, replayed from the log, so a resumed run knows what the first
+    one knew): the open queries get harder as the run goes, and a plain pass rate would hold that
+    against whichever kind was drawn late. Its posterior is Gamma(prior + passes, prior + expected
+    passes), the prior worth ``PRIOR_PASSES`` passes at the others' rate; the sample's seed draws a
+    relative rate from each, and the kind with the highest per unit of this sample's predicted cost
+    (``pricer``, which prices a kind by its own cache share; 1 per sample without one) is shown.
+    Where demonstrations do not help, the base prompt wins and the run spends like elimination.
 
     ``retire_after`` > 0: a demonstration shown that many times without one of those samples
     passing (the state's ``demo_use``) is not shown again. ``max_chars`` > 0: demonstrations whose
@@ -162,10 +163,7 @@ class DemonstrationChoice:
                 engines: Sequence[str]) -> list[tuple[tuple[Demonstration, ...], str]]:
         width = max(self.rotate_online, self.k + 1)
         found = self._nearest(positions, width)
-        stats = self.state.by_kind if self.state is not None else {}
-        drawn_all, passed_all = sum(n for n, _ in stats.values()), sum(p for _, p in stats.values())
-        pooled = (passed_all + 0.5) / (drawn_all + 1)
-        prior = (PRIOR_SAMPLES * pooled, PRIOR_SAMPLES * (1 - pooled))
+        stats = self.state.kind_passes_against_expected() if self.state is not None else {}
         out = []
         for p, seed, engine, near in zip(positions, seeds, engines, found):
             rng = np.random.default_rng([seed, 0x0B5E])
@@ -179,8 +177,8 @@ class DemonstrationChoice:
             if drawn:
                 options["random"] = drawn
             # One draw per kind, always in the same order, whichever kinds are available.
-            rates = {kind: rng.beta(prior[0] + stats.get(kind, (0, 0))[1],
-                                    prior[1] + stats.get(kind, (0, 0))[0] - stats.get(kind, (0, 0))[1]) for kind in KINDS}
+            rates = {kind: rng.gamma(PRIOR_PASSES + stats.get(kind, (0, 0.0))[0],
+                                     1 / (PRIOR_PASSES + stats.get(kind, (0, 0.0))[1])) for kind in KINDS}
             def value(kind: str) -> float:
                 cost = self.pricer.price(p, options[kind], engine, kind).predicted if self.pricer is not None else 1.0
                 return rates[kind] / max(cost, 1e-30)

@@ -105,6 +105,9 @@ class RunState:
         # Adaptive samples by the kind of prompt that drew them, [samples, passed]: what the online
         # choice of prompt learns from. And each demonstration's record, [shown, passed].
         self.by_kind: dict[str, list[int]] = {}
+        # The same by round: the open queries get harder as the easy ones resolve, so a kind drawn
+        # mostly late would look worse than one drawn early; compared within rounds, it does not.
+        self.kind_rounds: dict[int, dict[str, list[int]]] = {}
         # Their prompt tokens and, of those, the ones the engine served from its cache: a base
         # prompt a query already drew is mostly cached, a new block of demonstrations is not, so
         # the cost of a kind is priced from its own share (``kind_cached_share``).
@@ -168,6 +171,9 @@ class RunState:
         kind = self.by_kind.setdefault(record.prompt_kind, [0, 0])
         kind[0] += 1
         kind[1] += passed
+        in_round = self.kind_rounds.setdefault(record.round, {}).setdefault(record.prompt_kind, [0, 0])
+        in_round[0] += 1
+        in_round[1] += passed
         tokens = self.kind_tokens.setdefault(record.prompt_kind, [0, 0])
         tokens[0] += record.prompt_tokens
         tokens[1] += record.cached_tokens
@@ -175,6 +181,19 @@ class RunState:
             use = self.demo_use.setdefault(demo_id, [0, 0])
             use[0] += 1
             use[1] += passed
+
+    def kind_passes_against_expected(self) -> dict[str, tuple[int, float]]:
+        """Each kind's passes and the passes it would have had at its rounds' pass rates (every kind
+        together): indirect standardization by round, so their ratio says how a kind did against the
+        others on the open queries of the same rounds, however hard those had become."""
+        out: dict[str, list[float]] = {}
+        for kinds in self.kind_rounds.values():
+            drawn, passed = sum(n for n, _ in kinds.values()), sum(p for _, p in kinds.values())
+            for kind, (n, p) in kinds.items():
+                totals = out.setdefault(kind, [0, 0.0])
+                totals[0] += p
+                totals[1] += n * passed / drawn
+        return {kind: (int(p), e) for kind, (p, e) in out.items()}
 
     def kind_cached_share(self, kind: str) -> Optional[float]:
         """The share of the adaptive prompt tokens of this kind that came from the engine's cache;
