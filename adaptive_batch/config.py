@@ -255,6 +255,11 @@ class RetrievalConfig(FromDict):
         f"centre, so the engine serves that block from its prefix cache (0: each query its own k nearest; at "
         f"most {MAX_DEMO_GROUPS}).")
 
+    base_every: int = doc(
+        0, "Every this many adaptive samples of a query, one is drawn with the base prompt, without "
+        "demonstrations (0: never), so a query its demonstrations keep misleading still gets elimination's "
+        "prompt, which the engine serves from its cache.")
+
     def __post_init__(self) -> None:
         require(self.prompt_choice in ("fixed", "online"),
                  f"prompt_choice must be fixed or online, got '{self.prompt_choice}'")
@@ -267,6 +272,10 @@ class RetrievalConfig(FromDict):
         require(not (self.keep_demonstrations and (self.rotate_among or self.prompt_choice == "online")),
                 "keep_demonstrations shows a query the same demonstrations every time; rotate_among and "
                 "prompt_choice online change them: drop one of them")
+        require(self.base_every >= 0, f"base_every must be >= 0, got {self.base_every}")
+        require(not (self.base_every and self.prompt_choice == "online"),
+                "base_every sets which samples show the base prompt; prompt_choice online chooses that itself: "
+                "drop one of them")
         require(0 <= self.demo_groups <= MAX_DEMO_GROUPS,
                 f"demo_groups must be in [0, {MAX_DEMO_GROUPS}], got {self.demo_groups}")
         require(not (self.demo_groups and (self.rotate_among or self.keep_demonstrations

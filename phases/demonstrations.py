@@ -55,6 +55,9 @@ class DemonstrationChoice:
     price is demonstrations chosen for the group, not for the query: measured, they pass less often
     (benchmarks/README.md, ``--demo-groups``).
 
+    ``base_every`` N > 0: a query's Nth, 2Nth, ... adaptive samples show the base prompt, so a query
+    that its demonstrations keep misleading still draws elimination's prompt (cached, and cheaper).
+
     ``keep``: a query's demonstrations, once shown, stay in its prompt in their places; while it
     shows fewer than k, the nearest new ones are added after them. Its retries then repeat one
     prompt, which the engine serves from its prefix cache, at the price of not seeing nearer
@@ -76,6 +79,7 @@ class DemonstrationChoice:
     keep: bool = False
     order: str = "similarity"
     grouped: bool = False
+    base_every: int = 0
     state: Any = None  # phases.RunState: what the online choice and retirement learn from
     pricer: Any = None  # budget.SamplePricer
 
@@ -91,8 +95,15 @@ class DemonstrationChoice:
             return [((), "base")] * len(positions)
         chosen = self._choose(positions, indices, seeds, engines)
         if self.order == "resolved" and not self.keep:
-            return [(self.pool.in_resolved_order(demos), kind) for demos, kind in chosen]
+            chosen = [(self.pool.in_resolved_order(demos), kind) for demos, kind in chosen]
+        if self.base_every:
+            chosen = [((), "base") if self._base_turn(p, index) else c
+                      for c, p, index in zip(chosen, positions, indices)]
         return chosen
+
+    def _base_turn(self, position: int, index: int) -> bool:
+        """With ``base_every`` N: the query's Nth, 2Nth, ... adaptive samples show the base prompt."""
+        return (index - self._first_index(position)) % self.base_every == self.base_every - 1
 
     def _choose(self, positions: Sequence[int], indices: Sequence[int], seeds: Sequence[int],
                 engines: Optional[Sequence[str]]) -> list[tuple[tuple[Demonstration, ...], str]]:

@@ -271,3 +271,18 @@ def test_a_run_started_in_similarity_order_says_how_to_resume_under_the_new_defa
     resumed = simulated_adaptive_run(path, tmp_path / "run", demo_order="similarity")  # as the message says
     assert resumed.summary["samples"] == started.summary["samples"]
     assert RunConfig.from_dict({"data": {"path": str(path)}}).retrieval.demo_order == "resolved"
+
+
+def test_every_third_adaptive_sample_of_a_query_shows_the_base_prompt(synthetic, tmp_path):
+    path = synthetic(120, topics=6)
+    result = simulated_adaptive_run(path, tmp_path / "base3", base_every=3)
+    adaptive = [r for r in pq.read_table(result.run_dir / "samples.parquet").to_pylist() if r["phase"] == "adaptive"]
+    turns = [r for r in adaptive if (r["sample_index"] - 2) % 3 == 2]  # warm-up 2: indices 4, 7, 10, ...
+    assert len(turns) >= 10 and all(not r["demo_ids"] and r["prompt_kind"] == "base" for r in turns)
+    others = [r for r in adaptive if (r["sample_index"] - 2) % 3 != 2]
+    assert sum(bool(r["demo_ids"]) for r in others) >= 0.9 * len(others)
+    assert result.summary["prompt_kinds"]["base"]["samples"] >= len(turns)
+    with pytest.raises(ConfigError, match="base_every must be >= 0, got -1"):
+        RetrievalConfig(base_every=-1)
+    with pytest.raises(ConfigError, match="prompt_choice online chooses that itself"):
+        RetrievalConfig(base_every=2, prompt_choice="online")
