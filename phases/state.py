@@ -102,11 +102,10 @@ class RunState:
         self.resolved_count = 0  # kept as queries resolve: progress displays ask it often
         self.by_phase: dict[str, dict[str, float]] = {}
         self.by_engine: dict[str, dict[str, float]] = {}
-        # Adaptive samples by the kind of prompt that drew them, [samples, passed]: what the online
-        # choice of prompt learns from. And each demonstration's record, [shown, passed].
-        self.by_kind: dict[str, list[int]] = {}
-        # The same by round: the open queries get harder as the easy ones resolve, so a kind drawn
-        # mostly late would look worse than one drawn early; compared within rounds, it does not.
+        # Adaptive samples by round and kind of prompt, [samples, passed]: what the online choice of
+        # prompt learns from. By round, since the open queries get harder as the easy ones resolve: a
+        # kind drawn mostly late would look worse than one drawn early; within rounds it does not.
+        # And each demonstration's record, [shown, passed].
         self.kind_rounds: dict[int, dict[str, list[int]]] = {}
         # Their prompt tokens and, of those, the ones the engine served from its cache: a base
         # prompt a query already drew is mostly cached, a new block of demonstrations is not, so
@@ -168,9 +167,6 @@ class RunState:
         if record.phase == "warmup" or not record.prompt_kind:
             return
         passed = bool(record.passed)
-        kind = self.by_kind.setdefault(record.prompt_kind, [0, 0])
-        kind[0] += 1
-        kind[1] += passed
         in_round = self.kind_rounds.setdefault(record.round, {}).setdefault(record.prompt_kind, [0, 0])
         in_round[0] += 1
         in_round[1] += passed
@@ -181,6 +177,16 @@ class RunState:
             use = self.demo_use.setdefault(demo_id, [0, 0])
             use[0] += 1
             use[1] += passed
+
+    @property
+    def by_kind(self) -> dict[str, tuple[int, int]]:
+        """Adaptive samples and passes of each kind of prompt, over the whole run."""
+        out: dict[str, tuple[int, int]] = {}
+        for kinds in self.kind_rounds.values():
+            for kind, (n, p) in kinds.items():
+                drawn, passed = out.get(kind, (0, 0))
+                out[kind] = (drawn + n, passed + p)
+        return out
 
     def kind_passes_against_expected(self) -> dict[str, tuple[int, float]]:
         """Each kind's passes and the passes it would have had at its rounds' pass rates (every kind
