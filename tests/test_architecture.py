@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = {"adaptive_batch.records", "adaptive_batch.config", "adaptive_batch.config_fields", "adaptive_batch.costs",
-        "adaptive_batch.errors",
+        "adaptive_batch.config_retrieval", "adaptive_batch.errors",
         "adaptive_batch.registry"}
 LAYERS = {"core": 0, "retrieval": 1, "phases": 2, "run": 3, "cli": 4}
 HEAVY = {"torch", "faiss", "llama_cpp", "sentence_transformers", "vllm"}
