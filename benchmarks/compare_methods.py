@@ -65,10 +65,13 @@ VARIANTS = {
     "adaptive-auto-resolved": ("adaptive", {"prompt": {"demo_mode": "auto"}, "retrieval": {"demo_order": "resolved"}}),
     "adaptive-auto-retire-resolved": ("adaptive", {"prompt": {"demo_mode": "auto"},
                                                    "retrieval": {"retire_after": 4, "demo_order": "resolved"}}),
-    # The default, and it with every third adaptive sample of a query on the base prompt.
+    # The default, and it with every third (fifth) adaptive sample of a query on the base prompt.
     "adaptive-auto-retire-resolved-base3": ("adaptive", {"prompt": {"demo_mode": "auto"},
                                                          "retrieval": {"retire_after": 4, "demo_order": "resolved",
                                                                        "base_every": 3}}),
+    "adaptive-auto-retire-resolved-base5": ("adaptive", {"prompt": {"demo_mode": "auto"},
+                                                         "retrieval": {"retire_after": 4, "demo_order": "resolved",
+                                                                       "base_every": 5}}),
     # One block of demonstrations for each of 16 groups of queries (by meaning), shared as a cached prefix.
     "adaptive-auto-retire-groups16": ("adaptive", {"prompt": {"demo_mode": "auto"},
                                                    "retrieval": {"retire_after": 4, "demo_groups": 16}}),
