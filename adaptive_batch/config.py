@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 from .config_fields import FromDict, JSONObject, build, doc, help_for, json_object, plain, require
-from .config_retrieval import MAX_DEMO_GROUPS, RetrievalConfig
+from .config_retrieval import MAX_DEMO_GROUPS, RetrievalConfig, resolved_base_every
 from .costs import UNITS, PriceTable, Unit
 from .registry import verifiers
 
@@ -345,6 +345,12 @@ class RunConfig:
         require(self.log_every_s > 0, f"log_every_s must be > 0, got {self.log_every_s}")
         if self.schedule.method is None:
             object.__setattr__(self, "schedule", replace(self.schedule, method=default_method(self.verifier)))
+        if self.retrieval.base_every is None:  # resolved here, so a saved run holds the number it ran with
+            base_every = resolved_base_every(self.retrieval, self.schedule.method)
+            require(not self.retrieval.base_ramp or base_every >= 2,
+                    f"base_ramp shortens the gap between base-prompt samples from base_every down to 2: it needs "
+                    f"base_every >= 2 (the {self.schedule.method} method's is {base_every})")
+            object.__setattr__(self, "retrieval", replace(self.retrieval, base_every=base_every))
         if not self.output_dir:
             stem = Path(self.data.path).stem
             object.__setattr__(

@@ -100,8 +100,8 @@ def upgrade_saved_config(config: dict[str, Any]) -> dict[str, Any]:
     verifier sections move into the options of the plugin that took them (those at their old default,
     or for a plugin not selected, had no effect and go); vLLM's engine arguments move under engine_args;
     the escalation cost weight's old default, where escalation was off, becomes today's (None); a run saved
-    before demonstrations could be retired ran with ``retire_after`` 0, and one saved before their order
-    was an option with ``demo_order`` similarity."""
+    before demonstrations could be retired ran with ``retire_after`` 0, one saved before their order
+    was an option with ``demo_order`` similarity, and one saved before base-prompt turns with ``base_every`` 0."""
     config = {**config}
     for section in PLUGIN_SECTIONS:  # kept as (key, value) pairs before
         if isinstance(config.get(section), dict) and isinstance(config[section].get("options"), list):
@@ -132,7 +132,10 @@ def upgrade_saved_config(config: dict[str, Any]) -> dict[str, Any]:
         config["retrieval"] = retrieval = {**retrieval, "retire_after": 0}
     if isinstance(retrieval, dict) and "demo_order" not in retrieval:
         # Saved before the order was an option: such a run showed the nearest last (today's default is resolved).
-        config["retrieval"] = {**retrieval, "demo_order": "similarity"}
+        config["retrieval"] = retrieval = {**retrieval, "demo_order": "similarity"}
+    if isinstance(retrieval, dict) and "base_every" not in retrieval:
+        # Saved before base-prompt turns existed: such a run had none (today's default for adaptive is 5).
+        config["retrieval"] = {**retrieval, "base_every": 0}
     return complete_plugin_options(config, saved=True)
 
 

@@ -13,6 +13,9 @@ from .config_fields import FromDict, doc, require
 
 # Grouping assigns every query to its nearest group centre: queries x groups dot products.
 MAX_DEMO_GROUPS = 4096
+# Every fifth adaptive sample of a query on the base prompt: measured ahead of never (0) and of every
+# third in three of four dataset x size cells (benchmarks/README.md, --base-every 5).
+DEFAULT_BASE_EVERY = 5
 
 
 @dataclass(frozen=True)
@@ -62,10 +65,14 @@ class RetrievalConfig(FromDict):
         f"centre, so the engine serves that block from its prefix cache (0: each query its own k nearest; at "
         f"most {MAX_DEMO_GROUPS}).")
 
-    base_every: int = doc(
-        0, "Every this many adaptive samples of a query, one is drawn with the base prompt, without "
+    base_every: Optional[int] = doc(
+        None, "Every this many adaptive samples of a query, one is drawn with the base prompt, without "
         "demonstrations (0: never), so a query its demonstrations keep misleading still gets elimination's "
-        "prompt, which the engine serves from its cache.")
+        f"prompt, which the engine serves from its cache (default: {DEFAULT_BASE_EVERY} for the adaptive method; 0 "
+        "for the others and with prompt_choice online, which chooses the base prompt itself).")
+    base_ramp: bool = doc(
+        False, "With base_every N: the gap between a query's base-prompt samples shrinks by one after each, from N "
+        "down to 2, so a query whose demonstrations keep failing draws the base prompt more and more often.")
 
     def __post_init__(self) -> None:
         require(self.prompt_choice in ("fixed", "online"),
@@ -79,10 +86,13 @@ class RetrievalConfig(FromDict):
         require(not (self.keep_demonstrations and (self.rotate_among or self.prompt_choice == "online")),
                 "keep_demonstrations shows a query the same demonstrations every time; rotate_among and "
                 "prompt_choice online change them: drop one of them")
-        require(self.base_every >= 0, f"base_every must be >= 0, got {self.base_every}")
+        require(self.base_every is None or self.base_every >= 0, f"base_every must be >= 0, got {self.base_every}")
         require(not (self.base_every and self.prompt_choice == "online"),
                 "base_every sets which samples show the base prompt; prompt_choice online chooses that itself: "
                 "drop one of them")
+        require(not self.base_ramp or self.base_every is None or self.base_every >= 2,
+                f"base_ramp shortens the gap between base-prompt samples from base_every down to 2: base_every must "
+                f"be >= 2 with it, got {self.base_every}")
         require(0 <= self.demo_groups <= MAX_DEMO_GROUPS,
                 f"demo_groups must be in [0, {MAX_DEMO_GROUPS}], got {self.demo_groups}")
         require(not (self.demo_groups and (self.rotate_among or self.keep_demonstrations
@@ -92,3 +102,11 @@ class RetrievalConfig(FromDict):
         require(-1 <= self.min_similarity <= 1, f"min_similarity must be in [-1, 1], got {self.min_similarity}")
         require(self.rotate_among == 0 or self.k < self.rotate_among <= 32,
                  f"rotate_among must be 0 (off) or in ({self.k}, 32] (more than k), got {self.rotate_among}")
+
+
+def resolved_base_every(retrieval: RetrievalConfig, method: str) -> int:
+    """The base_every a run uses where its config names none: the default for the adaptive method with a fixed
+    choice of prompt; none for a baseline (which keeps its own prompts) or where the online choice decides."""
+    if retrieval.base_every is not None:
+        return retrieval.base_every
+    return DEFAULT_BASE_EVERY if method == "adaptive" and retrieval.prompt_choice == "fixed" else 0

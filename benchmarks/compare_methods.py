@@ -72,6 +72,10 @@ VARIANTS = {
     "adaptive-auto-retire-resolved-base5": ("adaptive", {"prompt": {"demo_mode": "auto"},
                                                          "retrieval": {"retire_after": 4, "demo_order": "resolved",
                                                                        "base_every": 5}}),
+    # The same with the gap between base turns shrinking by one after each, down to 2 (--base-ramp).
+    "adaptive-auto-retire-resolved-base5-ramp": ("adaptive", {"prompt": {"demo_mode": "auto"},
+                                                              "retrieval": {"retire_after": 4, "demo_order": "resolved",
+                                                                            "base_every": 5, "base_ramp": True}}),
     # One block of demonstrations for each of 16 groups of queries (by meaning), shared as a cached prefix.
     "adaptive-auto-retire-groups16": ("adaptive", {"prompt": {"demo_mode": "auto"},
                                                    "retrieval": {"retire_after": 4, "demo_groups": 16}}),
@@ -138,10 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     engine = BackendConfig(options=options)
     backend = create_backend(engine)
     embedder = create_embedder("sentence-transformers")
-    # Without retirement and in similarity order (the defaults before each was measured): every variant's
-    # name says what it changes from this, so "adaptive-auto" means what it meant in the committed results,
-    # "-retire" adds retirement and "-resolved" the order.
-    retrieval = RetrievalConfig(retire_after=0, demo_order="similarity", **({} if args.min_similarity is None
+    # Without retirement, in similarity order and without base-prompt turns (the defaults before each was
+    # measured): every variant's name says what it changes from this, so "adaptive-auto" means what it meant
+    # in the committed results, "-retire" adds retirement, "-resolved" the order and "-base5" the turns.
+    retrieval = RetrievalConfig(retire_after=0, demo_order="similarity", base_every=0, **({} if args.min_similarity is None
                                                     else {"min_similarity": args.min_similarity}))
     labels = {m: label(m, args.rotate_among) for m in args.methods}
     report: dict = {"settings": vars(args), "model": backend.model_id, "parameters": backend.parameter_count(),

@@ -57,6 +57,9 @@ class DemonstrationChoice:
 
     ``base_every`` N > 0: a query's Nth, 2Nth, ... adaptive samples show the base prompt, so a query
     that its demonstrations keep misleading still draws elimination's prompt (cached, and cheaper).
+    ``base_ramp``: the gap before each next base turn is one shorter, down to 2 (N = 5: its 5th, 9th,
+    12th, 14th, 16th, ... adaptive samples), since the longer a query stays open with demonstrations,
+    the likelier they are what misleads it.
 
     ``keep``: a query's demonstrations, once shown, stay in its prompt in their places; while it
     shows fewer than k, the nearest new ones are added after them. Its retries then repeat one
@@ -80,6 +83,7 @@ class DemonstrationChoice:
     order: str = "similarity"
     grouped: bool = False
     base_every: int = 0
+    base_ramp: bool = False
     state: Any = None  # phases.RunState: what the online choice and retirement learn from
     pricer: Any = None  # budget.SamplePricer
 
@@ -102,8 +106,8 @@ class DemonstrationChoice:
         return chosen
 
     def _base_turn(self, position: int, index: int) -> bool:
-        """With ``base_every`` N: the query's Nth, 2Nth, ... adaptive samples show the base prompt."""
-        return (index - self._first_index(position)) % self.base_every == self.base_every - 1
+        """With ``base_every`` N: whether the query's sample ``index`` is one of its base-prompt turns."""
+        return is_base_turn(index - self._first_index(position), self.base_every, self.base_ramp)
 
     def _choose(self, positions: Sequence[int], indices: Sequence[int], seeds: Sequence[int],
                 engines: Optional[Sequence[str]]) -> list[tuple[tuple[Demonstration, ...], str]]:
@@ -196,3 +200,15 @@ class DemonstrationChoice:
             best = max(options, key=value)
             out.append((options[best], best))
         return out
+
+
+def is_base_turn(adaptive_index: int, every: int, ramp: bool) -> bool:
+    """Whether a query's adaptive sample ``adaptive_index`` (0: its first after warm-up) shows the base
+    prompt: every ``every``-th, or with ``ramp`` after gaps of every, every - 1, ..., 2, 2, ..."""
+    if not ramp:
+        return adaptive_index % every == every - 1
+    turn, gap = every - 1, every
+    while turn < adaptive_index:
+        gap = max(2, gap - 1)
+        turn += gap
+    return turn == adaptive_index

@@ -100,7 +100,7 @@ def test_the_cli_exits_2_without_a_traceback_and_repairs(reference, tmp_path):
     run_dir = damaged_copy(ref, CASES["invalid-utf8"], tmp_path / "cli")
     command = [sys.executable, "-m", "adaptive_batch", "run", str(data), "--output", str(run_dir), "--backend",
                "simulated", "--embedder", "hashing", "--budget", "3", "--warmup", "1", "--retire-after", "0",
-               "--demo-order", "similarity", "--quiet"]
+               "--demo-order", "similarity", "--base-every", "0", "--quiet"]
     env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "COLUMNS": "300"}
     failed = subprocess.run(command, capture_output=True, text=True, env=env)
     assert failed.returncode == 2 and "Traceback" not in failed.stderr

@@ -286,3 +286,55 @@ def test_every_third_adaptive_sample_of_a_query_shows_the_base_prompt(synthetic,
         RetrievalConfig(base_every=-1)
     with pytest.raises(ConfigError, match="prompt_choice online chooses that itself"):
         RetrievalConfig(base_every=2, prompt_choice="online")
+
+
+def test_every_fifth_adaptive_sample_shows_the_base_prompt_by_default_for_the_adaptive_method_only(tmp_path):
+    data = {"path": str(tmp_path / "data.jsonl")}
+    assert RunConfig.from_dict({"data": data}).retrieval.base_every == 5
+    assert RunConfig.from_dict({"data": data, "schedule": {"method": "elimination"}}).retrieval.base_every == 0
+    assert RunConfig.from_dict({"data": data, "schedule": {"method": "random-demos"}}).retrieval.base_every == 0
+    # The online choice picks base prompts itself; a label-free run's default method is elimination.
+    assert RunConfig.from_dict({"data": data, "retrieval": {"prompt_choice": "online"}}).retrieval.base_every == 0
+    assert RunConfig.from_dict({"data": data, "verifier": {"name": "consistency"}}).retrieval.base_every == 0
+    assert RunConfig.from_dict({"data": data, "retrieval": {"base_every": 3}}).retrieval.base_every == 3
+    with pytest.raises(ConfigError, match=r"base_ramp .* needs base_every >= 2 \(the elimination method's is 0\)"):
+        RunConfig.from_dict({"data": data, "schedule": {"method": "elimination"}, "retrieval": {"base_ramp": True}})
+    with pytest.raises(ConfigError, match="base_every must be >= 2 with it, got 1"):
+        RetrievalConfig(base_every=1, base_ramp=True)
+
+
+def test_a_run_started_without_base_prompt_turns_says_how_to_resume_under_the_new_default(synthetic, tmp_path):
+    import json
+
+    from adaptive_batch.errors import ResumeMismatchError
+
+    path = synthetic(30, topics=3)
+    started = simulated_adaptive_run(path, tmp_path / "run", base_every=0)
+    manifest = started.run_dir / "run.json"
+    saved = json.loads(manifest.read_text())
+    del saved["config"]["retrieval"]["base_every"]  # as saved before the option existed: no base turns
+    manifest.write_text(json.dumps(saved))
+    with pytest.raises(ResumeMismatchError, match=r"retrieval\.base_every was 0, now 5.*--base-every with the value"):
+        simulated_adaptive_run(path, tmp_path / "run")  # today's default, same directory
+    resumed = simulated_adaptive_run(path, tmp_path / "run", base_every=0)  # as the message says
+    assert resumed.summary["samples"] == started.summary["samples"]
+
+
+def test_with_base_ramp_a_querys_base_prompt_turns_come_closer_together(synthetic, tmp_path):
+    from phases.demonstrations import is_base_turn
+
+    assert [j for j in range(20) if is_base_turn(j, 5, ramp=False)] == [4, 9, 14, 19]
+    assert [j for j in range(20) if is_base_turn(j, 5, ramp=True)] == [4, 8, 11, 13, 15, 17, 19]
+    assert [j for j in range(9) if is_base_turn(j, 2, ramp=True)] == [1, 3, 5, 7]
+    path = synthetic(60, topics=6)
+    result = run(RunConfig.from_dict({  # demonstrations that do not help: the hard queries reach the closer turns
+        "data": {"path": str(path)}, "backend": {"name": "simulated", "options": {"useless_demos": True}},
+        "retrieval": {"embedder": "hashing", "min_similarity": 0.0, "base_every": 5, "base_ramp": True,
+                      "retire_after": 0},  # useless demonstrations would be retired: the turns alone
+        "schedule": {"method": "adaptive", "budget": 16, "warmup": 2}, "output_dir": str(tmp_path / "ramp")}))
+    adaptive = [r for r in pq.read_table(result.run_dir / "samples.parquet").to_pylist() if r["phase"] == "adaptive"]
+    turns = {2 + j for j in range(48) if is_base_turn(j, 5, ramp=True)}  # warm-up 2; pinned above
+    assert any(r["sample_index"] >= 2 + 11 for r in adaptive)  # the run reaches the closer turns
+    assert all((r["prompt_kind"] == "base" and not r["demo_ids"]) for r in adaptive if r["sample_index"] in turns)
+    others = [r for r in adaptive if r["sample_index"] not in turns]
+    assert sum(bool(r["demo_ids"]) for r in others) >= 0.9 * len(others)

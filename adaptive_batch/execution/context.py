@@ -97,7 +97,7 @@ class RunContext:
             schedule.warmup, self.warmup_targets, online=retrieval.prompt_choice == "online",
             retire_after=retrieval.retire_after, max_chars=retrieval.max_demo_chars,
             keep=retrieval.keep_demonstrations, order=retrieval.demo_order, grouped=retrieval.demo_groups > 0,
-            base_every=retrieval.base_every, state=state, pricer=pricer)
+            base_every=retrieval.base_every, base_ramp=retrieval.base_ramp, state=state, pricer=pricer)
         escalate_after = self.config.escalation.after if "escalated" in self.engines else None
         settings = PlanSettings(self.method, self.config.seed, self.cap, schedule.warmup, targets,
                                 self.warmup_targets, cap_of, escalate_after, pricer, schedule.unit_cap,
@@ -165,6 +165,8 @@ RESUME_HINTS = {
                                      "to resume this run, give --retire-after with the value it was started with.",
     "config.retrieval.demo_order": "A prompt's demonstrations are now shown oldest resolved first (before, least similar "
                                    "first): to resume this run, give --demo-order similarity.",
+    "config.retrieval.base_every": "Every fifth adaptive sample of a query now shows the base prompt (before, none): to "
+                                   "resume this run, give --base-every with the value it was started with.",
 }
 
 

@@ -28,10 +28,10 @@ HINT = "Run the same command with --repair to keep the 5 records before it and g
 def reference_config(data: Path, out: Path) -> RunConfig:
     return RunConfig.from_dict({
         "data": {"path": str(data)}, "output_dir": str(out), "seed": 0,
-        # retire_after 0 and similarity order: the corpus was made before either was the default, and a run
-        # this small retires and orders its demonstrations.
+        # retire_after 0, similarity order and no base-prompt turns: the corpus was made before any was the
+        # default, and a run this small retires, orders its demonstrations and draws base turns.
         "backend": {"name": "simulated"},
-        "retrieval": {"embedder": "hashing", "retire_after": 0, "demo_order": "similarity"},
+        "retrieval": {"embedder": "hashing", "retire_after": 0, "demo_order": "similarity", "base_every": 0},
         "schedule": {"budget": 3, "warmup": 1},
     })
 
