@@ -76,6 +76,10 @@ VARIANTS = {
     "adaptive-auto-retire-resolved-base5-ramp": ("adaptive", {"prompt": {"demo_mode": "auto"},
                                                               "retrieval": {"retire_after": 4, "demo_order": "resolved",
                                                                             "base_every": 5, "base_ramp": True}}),
+    # The default with two demonstrations a prompt instead of three (shorter adaptive prompts).
+    "adaptive-auto-retire-resolved-base5-k2": ("adaptive", {"prompt": {"demo_mode": "auto"},
+                                                            "retrieval": {"retire_after": 4, "demo_order": "resolved",
+                                                                          "base_every": 5, "k": 2}}),
     # One block of demonstrations for each of 16 groups of queries (by meaning), shared as a cached prefix.
     "adaptive-auto-retire-groups16": ("adaptive", {"prompt": {"demo_mode": "auto"},
                                                    "retrieval": {"retire_after": 4, "demo_groups": 16}}),
