@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 from .config_fields import FromDict, JSONObject, build, doc, help_for, json_object, plain, require
-from .config_retrieval import MAX_DEMO_GROUPS, RetrievalConfig, resolved_base_every
+from .config_retrieval import MAX_DEMO_GROUPS, RetrievalConfig, default_base_every
 from .costs import UNITS, PriceTable, Unit
 from .registry import verifiers
 
@@ -346,7 +346,7 @@ class RunConfig:
         if self.schedule.method is None:
             object.__setattr__(self, "schedule", replace(self.schedule, method=default_method(self.verifier)))
         if self.retrieval.base_every is None:  # resolved here, so a saved run holds the number it ran with
-            base_every = resolved_base_every(self.retrieval, self.schedule.method)
+            base_every = default_base_every(self.schedule.method, self.retrieval.prompt_choice)
             require(not self.retrieval.base_ramp or base_every >= 2,
                     f"base_ramp shortens the gap between base-prompt samples from base_every down to 2: it needs "
                     f"base_every >= 2 (the {self.schedule.method} method's is {base_every})")

@@ -104,9 +104,7 @@ class RetrievalConfig(FromDict):
                  f"rotate_among must be 0 (off) or in ({self.k}, 32] (more than k), got {self.rotate_among}")
 
 
-def resolved_base_every(retrieval: RetrievalConfig, method: str) -> int:
+def default_base_every(method: str, prompt_choice: str) -> int:
     """The base_every a run uses where its config names none: the default for the adaptive method with a fixed
     choice of prompt; none for a baseline (which keeps its own prompts) or where the online choice decides."""
-    if retrieval.base_every is not None:
-        return retrieval.base_every
-    return DEFAULT_BASE_EVERY if method == "adaptive" and retrieval.prompt_choice == "fixed" else 0
+    return DEFAULT_BASE_EVERY if method == "adaptive" and prompt_choice == "fixed" else 0
