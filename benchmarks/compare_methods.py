@@ -149,8 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     # Without retirement, in similarity order and without base-prompt turns (the defaults before each was
     # measured): every variant's name says what it changes from this, so "adaptive-auto" means what it meant
     # in the committed results, "-retire" adds retirement, "-resolved" the order and "-base5" the turns.
-    retrieval = RetrievalConfig(retire_after=0, demo_order="similarity", base_every=0, **({} if args.min_similarity is None
-                                                    else {"min_similarity": args.min_similarity}))
+    similarity = {} if args.min_similarity is None else {"min_similarity": args.min_similarity}
+    retrieval = RetrievalConfig(retire_after=0, demo_order="similarity", base_every=0, **similarity)
     labels = {m: label(m, args.rotate_among) for m in args.methods}
     report: dict = {"settings": vars(args), "model": backend.model_id, "parameters": backend.parameter_count(),
                     "embedder": embedder.model_id, "datasets": {}}
