@@ -220,6 +220,7 @@ def _samples_schema(pa):
             ("prompt_kind", pa.string()),
             ("started_at", pa.float64()),
             ("finished_at", pa.float64()),
+            ("logprob", pa.float64()),
         ]
     )
 

@@ -52,6 +52,9 @@ class Completion:
     cached_tokens: int = 0
     engine_s: float = 0.0
     started_at: float = 0.0  # Unix time the engine started on it (0: not reported)
+    # The sampled tokens' summed log-probability under the model's own distribution (temperature
+    # 1, before top-k/top-p), where the engine reports it (``BackendBase.reports_logprobs``).
+    logprob: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ class SampleRecord:
     prompt_kind: str = ""
     started_at: float = 0.0  # Unix time the engine started on it; 0 in older logs
     finished_at: float = 0.0  # Unix time it was verified; 0 in older logs
+    logprob: Optional[float] = None  # Completion.logprob; None where the engine does not report it
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -123,6 +127,7 @@ class SampleRecord:
             "prompt_kind": self.prompt_kind,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
+            "logprob": self.logprob,
         }
 
     @classmethod

@@ -42,6 +42,7 @@ _RECORD_FIELDS: dict[str, tuple[type, ...]] = {
     "prompt_tokens": (int,), "completion_tokens": (int,), "finish_reason": (str,), "error": (str, type(None)),
     "score": (float, int, type(None)), "detail": (str, type(None)), "engine": (str,),
     "cached_tokens": (int,), "engine_s": (float, int), "prompt_kind": (str,), "started_at": (float, int), "finished_at": (float, int),
+    "logprob": (float, int, type(None)),
 }
 # Fields with a default may be absent (logs of earlier versions lack them).
 _OPTIONAL_FIELDS = {f.name for f in dataclasses.fields(SampleRecord) if f.default is not dataclasses.MISSING}
@@ -248,7 +249,7 @@ PENDING_NAME = "pending-round.json"
 
 
 # Completion fields a pending file may hold besides the required ones (older files lack them).
-_PENDING_OPTIONAL = {"error", "cached_tokens", "engine_s", "started_at"}
+_PENDING_OPTIONAL = {"error", "cached_tokens", "engine_s", "started_at", "logprob"}
 
 
 class PendingRound:

@@ -7,6 +7,9 @@ Every run reads the data without its answers (``reference`` is never given to it
 then judges its final answers against the references. Per budget B and seed, side by side:
 
 - ``self-consistency``: uniform best-of-B, majority vote (Wang et al. 2022);
+- ``self-consistency-top``: the same samples, an undecided query submitting its most confident
+  sample's answer (``--consistency-vote top-confidence``; the same as the majority on an engine that
+  reports no log-probabilities);
 - ``adaptive-consistency``: per-query Beta stopping (Aggarwal et al. 2023) at their confidence
   0.95, at most B samples a query, nothing reallocated (elimination capped at B);
   ``adaptive-consistency-c0.8`` the same at this tool's default confidence, 0.8;
@@ -14,6 +17,9 @@ then judges its final answers against the references. Per budget B and seed, sid
   saved on decided queries going to open ones (threshold rule);
 - ``adaptive``: the same with retrieved demonstrations, every decided query in the pool;
 - ``adaptive-floor``: the same, only queries decided with a vote share >= ``--floor`` in the pool.
+
+Every method but ``self-consistency`` uses the tool's default vote for undecided queries
+(top-confidence); ``--backend llamacpp-batched`` gives it the log-probabilities it weighs by.
 
 A uniform run at the largest budget fills a shared response cache first: a sample's seed depends
 only on (seed, query id, sample index), so every base-prompt method's samples are served from
@@ -46,7 +52,7 @@ from adaptive_batch.verifiers.consistency import beta_top_probability
 from adaptive_batch.verifiers.reference import ReferenceVerifier
 from retrieval import create_embedder
 
-METHODS = ("self-consistency", "adaptive-consistency", "adaptive-consistency-c0.8", "elimination", "adaptive",
+METHODS = ("self-consistency", "self-consistency-top", "adaptive-consistency", "adaptive-consistency-c0.8", "elimination", "adaptive",
            "adaptive-floor")
 CONFIDENCES = (0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 
@@ -54,10 +60,12 @@ CONFIDENCES = (0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 def method_config(method: str, budget: float, args) -> dict:
     """The config sections a method changes: schedule, verifier options, retrieval."""
     threshold = {"name": "consistency", "options": {"min_votes": 3, "min_share": 0.5}}
+    majority = {"name": "consistency", "options": {"min_votes": 3, "min_share": 0.5, "vote": "majority"}}
     beta = {"name": "consistency", "options": {"stopping": "beta", "confidence": args.beta_confidence}}
     beta_08 = {"name": "consistency", "options": {"stopping": "beta", "confidence": 0.8}}  # this tool's default
     return {
-        "self-consistency": {"schedule": {"method": "uniform", "budget": budget}, "verifier": threshold},
+        "self-consistency": {"schedule": {"method": "uniform", "budget": budget}, "verifier": majority},
+        "self-consistency-top": {"schedule": {"method": "uniform", "budget": budget}, "verifier": threshold},
         "adaptive-consistency": {"schedule": {"method": "elimination", "budget": budget, "max_per_query": budget},
                                  "verifier": beta},
         "adaptive-consistency-c0.8": {"schedule": {"method": "elimination", "budget": budget, "max_per_query": budget},
@@ -80,12 +88,13 @@ def one_run(method: str, budget: float, seed: int, data: Path, reference: str, a
             shutil.copytree(args.cache_dir, cache)
     config = RunConfig.from_dict({
         "data": {"path": str(data), "limit": args.limit}, **sections, "seed": seed, "cache_dir": cache,
+        "backend": {"name": args.backend},
         "output_dir": f"{args.runs_dir}/{Path(reference).stem}-{method}-b{budget:g}-s{seed}",
     })
     started = time.time()
     # A fresh engine per run, as a separate `adaptive-batch run` would have: one kept across runs carries
     # its saved prompt prefixes over, and a later run's cached-token counts would not be its own.
-    result = run(config, backend=create_backend(), embedder=embedder)
+    result = run(config, backend=create_backend(config.backend), embedder=embedder)
     score = score_run(result.run_dir, DataConfig(path=reference, limit=args.limit))
     compute, n = result.summary["compute"], result.summary["n_queries"]
     return {
@@ -200,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--floor", type=float, default=0.75, help="adaptive-floor's pool_min_share")
     parser.add_argument("--beta-confidence", type=float, default=0.95, help="adaptive-consistency's confidence")
     parser.add_argument("--extractor", default="expression")
+    parser.add_argument("--backend", default="llamacpp", help="the engine of every run (llamacpp-batched reports "
+                        "the log-probabilities the default vote weighs by)")
     parser.add_argument("--cache-dir", default=".cache/label-free")
     parser.add_argument("--runs-dir", default="runs/label-free-allocation")
     parser.add_argument("--out", default="benchmarks/results/label-free-allocation.json")

@@ -64,6 +64,8 @@ class QueryStatus:
     # Label-free runs: votes per answer in first-seen order, and the first response of each.
     votes: dict[str, int] = field(default_factory=dict)
     vote_responses: dict[str, str] = field(default_factory=dict)
+    # Each answer's standing under the verifier's vote (``score_vote``), where it weighs votes.
+    vote_standing: dict[str, float] = field(default_factory=dict)
 
     def may_sample(self, limit: float, stop_when_resolved: bool = True) -> bool:
         """Whether the query may get another sample: the engine could serve it, it is under
@@ -84,18 +86,21 @@ class QueryStatus:
 _TOKENS = {"samples": 0, "prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0}
 
 VoteRule = Callable[[Sequence[int]], bool]
+VoteScore = Callable[[Optional[float], Optional[float]], float]
 
 
 class RunState:
     """``vote_rule`` (label-free runs) decides from a query's vote counts, largest first, whether
-    it is resolved; samples whose verdict is None are then counted as votes."""
+    it is resolved; samples whose verdict is None are then counted as votes. ``vote_score`` (the
+    verifier's ``score_vote``) ranks the answers of a query its votes leave undecided."""
 
     def __init__(self, queries: Sequence[Query], total_budget: float, vote_rule: Optional[VoteRule] = None,
-                 cost: Optional[CostModel] = None):
+                 cost: Optional[CostModel] = None, vote_score: Optional[VoteScore] = None):
         self.queries = list(queries)
         self.status = [QueryStatus() for _ in self.queries]
         self.total_budget = total_budget  # in the cost model's unit
         self.vote_rule = vote_rule
+        self.vote_score = vote_score
         self.cost = cost or CostModel()
         self.spent: float = 0  # in the budget's unit (samples: a whole number)
         self.samples_spent = 0
@@ -212,11 +217,15 @@ class RunState:
             return False
         status.votes[record.answer] = status.votes.get(record.answer, 0) + 1
         status.vote_responses.setdefault(record.answer, record.text)
+        if self.vote_score is not None:
+            confidence = None if record.logprob is None else record.logprob / max(1, record.completion_tokens)
+            status.vote_standing[record.answer] = self.vote_score(status.vote_standing.get(record.answer), confidence)
         ranked = status.top_answers()
-        # Until resolved the majority answer is the query's answer; once resolved it stays fixed.
+        # Until resolved the leading answer is the query's answer; once resolved it stays fixed.
         if status.resolved or not self.vote_rule([status.votes[a] for a in ranked]):
             if not status.resolved:
-                status.answer = ranked[0]
+                status.answer = (ranked[0] if self.vote_score is None
+                                 else max(ranked, key=lambda a: status.vote_standing[a]))  # the first of equals
             return False
         status.resolved = True
         status.answer = ranked[0]

@@ -55,6 +55,9 @@ def test_shape_and_token_counts(backend):
         assert completion.finish_reason in ("stop", "length") and completion.error is None
         assert "\n" not in completion.text  # stop sequences are honoured
         assert 0 <= completion.cached_tokens <= completion.prompt_tokens and completion.engine_s >= 0
+        # A log-probability exactly where the backend declares one (weighted votes rely on it).
+        assert (completion.logprob is not None) == backend.reports_logprobs
+        assert completion.logprob is None or completion.logprob < 0 < completion.completion_tokens
         counted = backend.prompt_tokens(PROMPT)
         assert counted is None or counted == completion.prompt_tokens  # budgets price prompts by it
     assert any(c.completion_tokens > 0 and c.text for c in out[0] + out[1])
@@ -121,3 +124,22 @@ def test_batched_samples_of_one_prompt_share_it_and_differ_only_by_seed():
     assert [c.text for c in first] == [c.text for c in again]
     assert len({c.text for c in first}) > 1
     assert all(c.prompt_tokens == first[0].prompt_tokens > 20 and c.error is None for c in first)
+
+
+def test_batched_logprob_is_the_models_own_probability_of_its_tokens():
+    # Greedy to max_tokens with no stop: the same tokens as llama-cpp-python's own completion with
+    # logits for every position, whose per-token log-probabilities must sum to the backend's figure.
+    import llama_cpp
+
+    from adaptive_batch.backends.llamacpp import resolve_model
+
+    greedy = SamplingParams(temperature=0.0, top_p=1.0, top_k=0, max_tokens=8, stop=())
+    backend = create_backend(name="llamacpp-batched", options=(("parallel", 2),))
+    (ours,) = backend.generate([GenerationRequest(PROMPT, greedy, seed=1)])
+    # Flash attention as in the batched context (llama.cpp turns it on there): the unfused path's
+    # arithmetic moves this small model's log-probabilities by up to 0.15 a token.
+    reference = llama_cpp.Llama(model_path=resolve_model(None), n_ctx=256, logits_all=True, flash_attn=True,
+                                verbose=False)
+    theirs = reference.create_completion(PROMPT, max_tokens=8, temperature=0.0, logprobs=1)["choices"][0]
+    assert ours[0].text == theirs["text"] and ours[0].completion_tokens == 8
+    assert ours[0].logprob == pytest.approx(sum(theirs["logprobs"]["token_logprobs"]), abs=0.05)

@@ -102,6 +102,33 @@ def test_label_free_run_with_the_real_model_then_score_and_export(real_backend, 
     assert export_run(result.run_dir)["oracle_verified"] is False
 
 
+def test_a_label_free_run_on_the_batched_engine_submits_its_most_confident_samples_answer(tmp_path):
+    # Votes weighted by confidence need the engine's log-probabilities: llamacpp-batched reports
+    # them, they reach the log and samples.parquet, and a query its votes leave undecided submits the
+    # answer of its sample with the highest mean token log-probability.
+    lines = shared_dataset("addsub.jsonl").read_text().splitlines()[:6]
+    unlabeled = tmp_path / "unlabeled.jsonl"
+    unlabeled.write_text("".join(json.dumps({"id": r["id"], "question": r["question"]}) + "\n"
+                                 for r in map(json.loads, lines)))
+    config = RunConfig.from_dict({
+        "data": {"path": str(unlabeled)}, "backend": {"name": "llamacpp-batched"},
+        "schedule": {"method": "uniform", "budget": 3, "warmup": 1}, "sampling": {"max_tokens": 24},
+        "verifier": {"name": "consistency", "options": {"min_votes": 3}},
+        "output_dir": str(tmp_path / "weighted"),
+    })
+    result = run(config)
+    samples = result.samples_table().to_pylist()
+    assert len(samples) == 18 and all(s["logprob"] is not None and s["logprob"] < 0 for s in samples)
+    assert not any("not weighted" in w for w in result.summary.get("warnings", []))
+    undecided = [r for r in result.results_table().to_pylist() if not r["resolved"]]
+    assert undecided  # three votes must all agree to decide; most of these six queries do not
+    for row in undecided:
+        voted = [s for s in samples if s["query_id"] == row["id"] and s["answer"] is not None]
+        if voted:
+            best = max(voted, key=lambda s: s["logprob"] / max(1, s["completion_tokens"]))
+            assert row["final_answer"] == best["answer"]
+
+
 def test_humaneval_through_the_two_phase_processor_with_the_code_verifier(real_backend, real_embedder, tmp_path):
     config = RunConfig.from_dict(
         {

@@ -19,6 +19,7 @@ from adaptive_batch.errors import VerifierError
 from adaptive_batch.scoring import LeakageError, export_run, read_responses, score_run, verify_responses
 from adaptive_batch.verifiers.consistency import (
     ConsistencyOptions,
+    VOTE_LABELS,
     ConsistencyVerifier,
     beta_top_probability,
     from_config,
@@ -309,3 +310,50 @@ def test_a_pool_floor_keeps_weakly_agreed_answers_out_and_score_reports_the_pool
     assert 0 <= report["shown_wrong_share"] <= 1
     assert report["samples_showing_a_wrong_one"] + report["samples_showing_only_right_ones"] == sum(
         bool(s["demo_ids"]) for s in samples)
+
+
+def _vote(query_id: str, index: int, answer: str, logprob, tokens: int = 4):
+    from adaptive_batch.records import SampleRecord
+
+    return SampleRecord(query_id=query_id, sample_index=index, phase="warmup", round=0, seed=index, demo_ids=(),
+                        text=f" {answer}", answer=answer, passed=None, prompt_tokens=10, completion_tokens=tokens,
+                        finish_reason="stop", logprob=logprob)
+
+
+@pytest.mark.parametrize("vote, chosen", [("majority", "7"), ("confidence", "9"), ("top-confidence", "9")])
+def test_an_undecided_query_submits_the_answer_its_vote_rule_ranks_first(vote, chosen):
+    from adaptive_batch.records import Query
+    from phases.state import RunState
+
+    verifier = ConsistencyVerifier(min_votes=3, vote=vote)
+    state = RunState([Query("q", "?")], 10, vote_rule=verifier.resolved, vote_score=verifier.score_vote)
+    # Two unsure votes for 7 (probability per token e^-2 each), one sure vote for 9 (e^-0.1).
+    for i, (answer, logprob) in enumerate([("7", -8.0), ("9", -0.4), ("7", -8.0)]):
+        assert state.apply(0, _vote("q", i, answer, logprob)) is False
+    assert state.status[0].answer == chosen
+    assert verifier.wants_logprobs is (vote != "majority") and VOTE_LABELS[vote] in verifier.label
+
+
+@pytest.mark.parametrize("vote", ["confidence", "top-confidence"])
+def test_without_log_probabilities_every_vote_rule_is_the_majority(vote):
+    from adaptive_batch.records import Query
+    from phases.state import RunState
+
+    verifier = ConsistencyVerifier(min_votes=3, vote=vote)
+    state = RunState([Query("q", "?")], 10, vote_rule=verifier.resolved, vote_score=verifier.score_vote)
+    for i, answer in enumerate(["9", "7", "7"]):
+        state.apply(0, _vote("q", i, answer, None))
+    assert state.status[0].answer == "7"
+    # Agreement still decides a resolved query, whatever the confidences: three votes for 7 win.
+    state.apply(0, _vote("q", 3, "9", -0.01))
+    state.apply(0, _vote("q", 4, "7", -30.0))
+    assert state.status[0].resolved and state.status[0].answer == "7"
+
+
+def test_the_vote_option_is_checked_at_the_edge():
+    from adaptive_batch.errors import ConfigError
+    from adaptive_batch.verifiers.consistency import ConsistencyOptions
+
+    assert ConsistencyOptions().vote == "top-confidence"
+    with pytest.raises(ConfigError, match="vote must be top-confidence, confidence or majority, got 'loudest'"):
+        ConsistencyOptions(vote="loudest")

@@ -18,6 +18,8 @@ class BackendBase:
     #: Requests the engine serves at once. Continuous scheduling keeps this many in flight (from
     #: worker threads when above 1; a one-slot engine is called on the run's own thread).
     concurrent_requests: int = 1
+    #: Whether each Completion carries ``logprob`` (weighted votes need it).
+    reports_logprobs: bool = False
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
         """For each request, its ``n`` completions, in order."""

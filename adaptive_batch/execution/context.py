@@ -132,12 +132,16 @@ def prepare(config: RunConfig, backend: Optional[Backend] = None, embedder: Any 
         engines = _engines(config, backend, escalation_backend)
     run_dir = Path(config.output_dir)
     log, logged, warnings = _open_run_dir(config, run_dir, engines, repair)
+    if verifier.wants_logprobs and not all(engine.reports_logprobs for engine, _ in engines.values()):
+        warnings.append(f"votes are counted, not weighted by confidence: the {config.backend.name} backend reports no "
+                        "log-probabilities (--backend llamacpp-batched does)")
     if logged:
         say(f"resuming: {len(logged)} logged samples to replay")
     method = METHODS[schedule.method]
     pool, embedder, vectors = _pool(config, method, queries, embedder, timings, say)
     cost = _cost_model(config, engines)
-    state = RunState(queries, total_budget(schedule, len(queries)), vote_rule=verifier.resolved, cost=cost)
+    state = RunState(queries, total_budget(schedule, len(queries)), vote_rule=verifier.resolved, cost=cost,
+                     vote_score=verifier.score_vote)
     builders = _builders(config, verifier, engines)
     if not cost.per_sample:
         _refuse_a_budget_below_one_sample(config, state.total_budget, builders["main"], queries, engines, cost)

@@ -238,6 +238,8 @@ class SampleExecutor:
                 fresh_keys.append((slot, key))
                 continue
             cached = self._unverified.get(key) or (self.cache.get(key) if self.cache else None)
+            if cached is not None and cached.logprob is None and self._engines[engine][0].reports_logprobs:
+                cached = None  # cached by an engine that reports no log-probability: votes weigh by it
             if cached is not None:
                 completions[slot] = cached
                 self.counters["cached"] += 1
@@ -272,6 +274,7 @@ class SampleExecutor:
             prompt_kind=a.kind,
             started_at=completion.started_at,
             finished_at=round(time.time(), 3),
+            logprob=completion.logprob,
         )
 
 

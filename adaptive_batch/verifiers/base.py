@@ -51,6 +51,13 @@ class VerifierBase:
     #: A lower bound on a query's per-sample success probability from its vote counts, for
     #: calibrated stopping. None: the verifier gives none.
     success_lower_bound: Optional[Callable[[Sequence[int]], float]] = None
+    #: Label-free voting: an answer's standing after one more vote, from its standing so far (None
+    #: before its first vote) and that sample's mean token log-probability (None where the engine
+    #: reports none). An undecided query submits the answer standing highest, ties going to the
+    #: most votes. None: the most votes.
+    score_vote: Optional[Callable[[Optional[float], Optional[float]], float]] = None
+    #: It chooses better with each sample's log-probability (a run warns where the engine has none).
+    wants_logprobs: bool = False
 
     def __call__(self, query: Query, response: str) -> Verdict:
         raise NotImplementedError
