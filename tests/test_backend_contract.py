@@ -143,3 +143,21 @@ def test_batched_logprob_is_the_models_own_probability_of_its_tokens():
     theirs = reference.create_completion(PROMPT, max_tokens=8, temperature=0.0, logprobs=1)["choices"][0]
     assert ours[0].text == theirs["text"] and ours[0].completion_tokens == 8
     assert ours[0].logprob == pytest.approx(sum(theirs["logprobs"]["token_logprobs"]), abs=0.05)
+
+
+def test_the_openai_backend_asks_for_log_probabilities_and_sums_the_servers(llama_server):
+    # llama.cpp's real server, greedy to max_tokens with no stop: its token log-probabilities must
+    # sum to what llama-cpp-python computes in process with the same (unfused) attention.
+    import llama_cpp
+
+    from adaptive_batch.backends.llamacpp import resolve_model
+
+    greedy = SamplingParams(temperature=0.0, top_p=1.0, top_k=0, max_tokens=8, stop=())
+    backend = create_backend(name="openai", options={"base_urls": [llama_server], "logprobs": True,
+                                                     "extra_body": SAME_SAMPLING_AS_IN_PROCESS})
+    assert backend.reports_logprobs
+    (ours,) = backend.generate([GenerationRequest(PROMPT, greedy, seed=1)])
+    reference = llama_cpp.Llama(model_path=resolve_model(None), n_ctx=256, logits_all=True, verbose=False)
+    theirs = reference.create_completion(PROMPT, max_tokens=8, temperature=0.0, logprobs=1)["choices"][0]
+    assert ours[0].text == theirs["text"]
+    assert ours[0].logprob == pytest.approx(sum(theirs["logprobs"]["token_logprobs"]), abs=0.05)

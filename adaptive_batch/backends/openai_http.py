@@ -46,6 +46,8 @@ class OpenAIOptions(PluginOptions):
     backoff_cap: float = doc(30.0, "Most seconds of one backoff.")
     omit_top_k: bool = doc(False, "Leave top_k out of requests (an extension some servers refuse).")
     extra_body: JSONObject = doc((), "More request fields as a JSON object, e.g. '{\"repeat_penalty\": 1.0}'.")
+    logprobs: bool = doc(False, "Ask for each sampled token's log-probability (vLLM, SGLang and llama.cpp's server "
+                                "send them), which --consistency-vote weighs label-free votes by.")
 
     def __post_init__(self) -> None:
         require(self.concurrency >= 1, f"concurrency must be >= 1, got {self.concurrency}")
@@ -69,6 +71,7 @@ def from_config(config, options: OpenAIOptions) -> "OpenAIBackend":
         backoff_cap=options.backoff_cap,
         send_top_k=not options.omit_top_k,
         extra_body=dict(options.extra_body) or None,
+        logprobs=options.logprobs,
     )
 
 
@@ -85,6 +88,7 @@ class OpenAIBackend(BackendBase):
         backoff_cap: float = 30.0,
         send_top_k: bool = True,
         extra_body: Optional[dict[str, Any]] = None,
+        logprobs: bool = False,
     ):
         try:
             import httpx
@@ -101,6 +105,7 @@ class OpenAIBackend(BackendBase):
         self.send_top_k = send_top_k
         # Server-specific sampling fields (e.g. llama.cpp's min_p, repeat_penalty), sent as given.
         self.extra_body = dict(extra_body or {})
+        self.reports_logprobs = logprobs
         self._outstanding = {u: 0 for u in self.base_urls}
         # Failures in a row per server: a server that just failed gets requests only when all have failed.
         self._failing = {u: 0 for u in self.base_urls}
@@ -191,6 +196,8 @@ class OpenAIBackend(BackendBase):
         }
         if self.send_top_k and p.top_k > 0:
             payload["top_k"] = p.top_k
+        if self.reports_logprobs:
+            payload["logprobs"] = True if chat else 1
         payload.update(self.extra_body)
         if chat:
             payload["messages"] = list(request.prompt)
@@ -222,6 +229,7 @@ class OpenAIBackend(BackendBase):
                     cached_tokens=cached,
                     engine_s=round(seconds / len(choices), 6),
                     started_at=started_at,
+                    logprob=_summed_logprob(choice, chat) if self.reports_logprobs else None,
                 )
             )
         return out
@@ -282,6 +290,18 @@ class OpenAIBackend(BackendBase):
 def _looks_like_context_overflow(text: str) -> bool:
     lowered = text.lower()
     return any(s in lowered for s in ("context length", "context window", "maximum context", "too long", "exceed"))
+
+
+def _summed_logprob(choice: dict, chat: bool) -> Optional[float]:
+    """The choice's sampled tokens' summed log-probability as the server sent it (completions:
+    ``logprobs.token_logprobs``; chat: ``logprobs.content[].logprob``); None where it sent none."""
+    logprobs = choice.get("logprobs")
+    if not isinstance(logprobs, dict):
+        return None
+    values = ([t.get("logprob") for t in logprobs.get("content") or [] if isinstance(t, dict)] if chat
+              else logprobs.get("token_logprobs") or [])
+    values = [float(v) for v in values if isinstance(v, (int, float))]
+    return round(sum(values), 4) if values else None
 
 
 def _retry_after(value: Optional[str]) -> Optional[float]:

@@ -131,8 +131,8 @@ class ConsistencyOptions(PluginOptions):
     vote: Literal["top-confidence", "confidence", "majority"] = doc(
         "top-confidence", "The answer a query submits while its votes do not decide it: top-confidence (the most "
         "confident sample's), confidence (votes weighted by their samples' probability per token) or majority. "
-        "Confidence needs the engine's log-probabilities (--backend llamacpp-batched); without them every rule is "
-        "the majority vote.")
+        "Confidence needs the engine's log-probabilities (--backend llamacpp-batched, or --openai-logprobs); "
+        "without them every rule is the majority vote.")
 
     def __post_init__(self) -> None:
         require(self.min_votes >= 1, f"min_votes must be >= 1, got {self.min_votes}")
