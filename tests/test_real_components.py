@@ -129,6 +129,28 @@ def test_a_label_free_run_on_the_batched_engine_submits_its_most_confident_sampl
             assert row["final_answer"] == best["answer"]
 
 
+def test_a_response_cached_without_a_log_probability_is_drawn_again_by_an_engine_that_reports_one(tmp_path):
+    # Both llama.cpp engines key the response cache by the same model id: a label-free run on the
+    # batched engine must not take the one-at-a-time engine's samples, which carry no log-probability.
+    lines = shared_dataset("addsub.jsonl").read_text().splitlines()[:2]
+    data = tmp_path / "two.jsonl"
+    data.write_text("".join(json.dumps({"id": r["id"], "question": r["question"]}) + "\n" for r in map(json.loads, lines)))
+
+    def config(backend: str, out: str) -> RunConfig:
+        return RunConfig.from_dict({
+            "data": {"path": str(data)}, "backend": {"name": backend}, "cache_dir": str(tmp_path / "cache"),
+            "schedule": {"method": "uniform", "budget": 2, "warmup": 1}, "sampling": {"max_tokens": 16},
+            "verifier": {"name": "consistency"}, "output_dir": str(tmp_path / out)})
+
+    first = run(config("llamacpp", "one-at-a-time"))
+    assert first.summary["samples_generated"] == 4
+    assert all(s["logprob"] is None for s in first.samples_table().to_pylist())
+    assert any("not weighted" in w for w in first.summary["warnings"])
+    second = run(config("llamacpp-batched", "batched"))
+    assert second.summary["samples_generated"] == 4  # none served from the cache
+    assert all(s["logprob"] is not None for s in second.samples_table().to_pylist())
+
+
 def test_humaneval_through_the_two_phase_processor_with_the_code_verifier(real_backend, real_embedder, tmp_path):
     config = RunConfig.from_dict(
         {
