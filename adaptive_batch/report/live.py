@@ -33,7 +33,8 @@ def log_view_parts(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]],
     verifier = create_verifier(VerifierConfig.from_dict(config["verifier"]))
     queries = load_queries(DataConfig.from_dict(config["data"]))
     schedule = ScheduleConfig.from_dict(config["schedule"])
-    state = RunState(queries, total_budget(schedule, len(queries)), vote_rule=verifier.resolved, vote_score=verifier.score_vote)
+    state = RunState(queries, total_budget(schedule, len(queries)), vote_rule=verifier.resolved,
+                     vote_score=verifier.score_vote)
     position = {q.id: i for i, q in enumerate(queries)}
     records = sorted(SampleLog(run_dir).load().values(), key=lambda r: (r.round, r.query_id, r.sample_index))
     for record in records:
