@@ -146,9 +146,11 @@ def test_a_response_cached_without_a_log_probability_is_drawn_again_by_an_engine
     assert first.summary["samples_generated"] == 4
     assert all(s["logprob"] is None for s in first.samples_table().to_pylist())
     assert any("not weighted" in w for w in first.summary["warnings"])
+    assert first.summary["verification"]["label"].endswith("undecided queries by most votes)")  # what decided
     second = run(config("llamacpp-batched", "batched"))
     assert second.summary["samples_generated"] == 4  # none served from the cache
     assert all(s["logprob"] is not None for s in second.samples_table().to_pylist())
+    assert second.summary["verification"]["label"].endswith("undecided queries by the most confident sample)")
 
 
 def test_humaneval_through_the_two_phase_processor_with_the_code_verifier(real_backend, real_embedder, tmp_path):

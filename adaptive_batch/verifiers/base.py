@@ -59,6 +59,11 @@ class VerifierBase:
     #: It chooses better with each sample's log-probability (a run warns where the engine has none).
     wants_logprobs: bool = False
 
+    def without_logprobs(self) -> "VerifierBase":
+        """This verifier as it decides on an engine that reports no log-probabilities (the run uses
+        it there, so its label says what decided); by default, itself."""
+        return self
+
     def __call__(self, query: Query, response: str) -> Verdict:
         raise NotImplementedError
 

@@ -84,6 +84,13 @@ class ConsistencyVerifier(VerifierBase):
         answer = self._extract(response)
         return Verdict(None, answer, detail="vote" if answer is not None else "no answer found")
 
+    def without_logprobs(self) -> "ConsistencyVerifier":
+        """Without log-probabilities every vote rule is the majority: the majority, so named."""
+        if self.vote == "majority":
+            return self
+        return ConsistencyVerifier(self.extractor_name, self.min_votes, self.min_share, self.stopping,
+                                   self.confidence, self.max_samples, "majority")
+
     def _score_vote(self, standing: Optional[float], confidence: Optional[float]) -> float:
         """An answer's standing after one more vote whose sample has this mean token log-probability
         (None: the engine reported none; the vote then adds nothing to the standing)."""
