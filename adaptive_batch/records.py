@@ -135,6 +135,11 @@ class SampleRecord:
         return cls(**{**data, "demo_ids": tuple(data["demo_ids"])})
 
 
+def mean_token_logprob(logprob: Optional[float], completion_tokens: int) -> Optional[float]:
+    """A sample's confidence: its log-probability per generated token (None without one)."""
+    return None if logprob is None else logprob / max(1, completion_tokens)
+
+
 # How the engine served a sample, not what was sampled: a sample's prefix-cache hit depends on the
 # request before it and its seconds on the machine, so an interrupted and resumed run, or a
 # response-cache replay, reproduces every other field but not these.

@@ -52,8 +52,8 @@ from adaptive_batch.verifiers.consistency import beta_top_probability
 from adaptive_batch.verifiers.reference import ReferenceVerifier
 from retrieval import create_embedder
 
-METHODS = ("self-consistency", "self-consistency-top", "adaptive-consistency", "adaptive-consistency-c0.8", "elimination", "adaptive",
-           "adaptive-floor")
+METHODS = ("self-consistency", "self-consistency-top", "adaptive-consistency", "adaptive-consistency-c0.8",
+           "elimination", "adaptive", "adaptive-floor")
 CONFIDENCES = (0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 
 

@@ -14,9 +14,10 @@ share of queries whose chosen answer is right, for each rule:
 
 - ``majority``: one vote per sample (self-consistency; equals ``estimates.maj_at_k``, checked);
 - ``mean-prob``: each vote weighted by exp(mean token log-probability) (Wang et al.'s "normalized"
-  weighting);
+  weighting; the tool's ``--consistency-vote confidence``, scored by its own rule);
 - ``seq-prob``: each vote weighted by exp(summed log-probability), the sequence's probability;
-- ``best-mean``: the answer of the single sample with the highest mean token log-probability.
+- ``best-mean``: the answer of the single sample with the highest mean token log-probability
+  (``--consistency-vote top-confidence``, likewise).
 
 Samples without an extracted answer do not vote; k samples without any answer choose nothing.
 """
@@ -36,64 +37,65 @@ from adaptive_batch import RunConfig, run
 from adaptive_batch.backends import create_backend
 from adaptive_batch.config import BackendConfig, DataConfig, ScheduleConfig
 from adaptive_batch.estimates import maj_at_k
+from adaptive_batch.records import mean_token_logprob
 from adaptive_batch.report import load_run
+from adaptive_batch.verifiers.consistency import ConsistencyVerifier
 
 RULES = ("majority", "mean-prob", "seq-prob", "best-mean")
+# The product's vote rules, by the names this benchmark's results carry.
+PRODUCT_RULES = {"mean-prob": "confidence", "best-mean": "top-confidence"}
 
 
-def weight(rule: str, sample: dict) -> float:
-    if rule == "majority":
-        return 1.0
-    if rule == "seq-prob":
-        return math.exp(sample["logprob"])
-    return math.exp(sample["logprob"] / max(1, sample["completion_tokens"]))
+_SCORE_VOTE = {rule: ConsistencyVerifier(vote=vote).score_vote for rule, vote in PRODUCT_RULES.items()}
 
 
-def chosen_right(rule: str, subset: list[dict], right: set) -> float:
+def standings(rule: str, voting: list[dict]) -> dict[str, float]:
+    """Each answer's standing under the rule: the tool's own ``score_vote`` for its rules."""
+    out: dict[str, float] = {}
+    if rule in PRODUCT_RULES:
+        score_vote = _SCORE_VOTE[rule]
+        for s in voting:
+            confidence = mean_token_logprob(s["logprob"], s["completion_tokens"])
+            out[s["answer"]] = score_vote(out.get(s["answer"]), confidence)
+        return out
+    for s in voting:  # majority: one each; seq-prob: the sequence's probability
+        out[s["answer"]] = out.get(s["answer"], 0.0) + (1.0 if rule == "majority" else math.exp(s["logprob"]))
+    return out
+
+
+def chosen_right(rule: str, subset: tuple[dict, ...], right: set) -> float:
     """1 if the rule's answer for these samples is right, 0 if wrong, a share where answers tie."""
     voting = [s for s in subset if s["answer"] is not None]
     if not voting:
         return 0.0
-    if rule == "best-mean":
-        top = max(weight(rule, s) for s in voting)
-        tied = {s["answer"] for s in voting if weight(rule, s) == top}
-    else:
-        totals: dict[str, float] = {}
-        for s in voting:
-            totals[s["answer"]] = totals.get(s["answer"], 0.0) + weight(rule, s)
-        top = max(totals.values())
-        tied = {a for a, w in totals.items() if math.isclose(w, top, rel_tol=1e-12)}
+    totals = standings(rule, voting)
+    top = max(totals.values())
+    tied = {a for a, w in totals.items() if math.isclose(w, top, rel_tol=1e-12)}
     return len(tied & right) / len(tied)
 
 
-def accuracy_at_k(queries: dict[str, list[dict]], n: int, k: int) -> dict[str, dict]:
+def by_k(queries: dict[str, list[dict]], k: int) -> dict:
+    """Each rule's accuracy over every k of each query's samples, and its gain over the majority
+    query by query (the same samples), each with a 95% interval over queries."""
     per_rule: dict[str, list[float]] = {rule: [] for rule in RULES}
     for samples in queries.values():
         right = {s["answer"] for s in samples if s["passed"] and s["answer"] is not None}
         subsets = list(itertools.combinations(samples, k))
         for rule in RULES:
-            per_rule[rule].append(sum(chosen_right(rule, list(c), right) for c in subsets) / len(subsets))
+            per_rule[rule].append(sum(chosen_right(rule, c, right) for c in subsets) / len(subsets))
         exact = maj_at_k([s["answer"] for s in samples], lambda a: a in right, k)
         if not math.isclose(exact, per_rule["majority"][-1], abs_tol=1e-9):
             raise RuntimeError(f"enumerated majority {per_rule['majority'][-1]} != maj_at_k {exact}")
-    return {rule: _mean_interval(values) for rule, values in per_rule.items()}
+    majority = per_rule["majority"]
+    return {"accuracy": {rule: _mean_interval(values) for rule, values in per_rule.items()},
+            "gain_over_majority": {rule: _mean_interval([a - b for a, b in zip(per_rule[rule], majority)])
+                                   for rule in RULES[1:]}}
 
 
 def _mean_interval(values: list[float]) -> dict:
     mean = statistics.fmean(values)
     half = 1.96 * statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
     return {"mean": round(mean, 4), "ci95": [round(mean - half, 4), round(mean + half, 4)]}
-
-
-def paired_gain(queries: dict[str, list[dict]], k: int, rule: str) -> dict:
-    """rule minus majority, query by query, with a 95% interval over queries (the same samples)."""
-    gains = []
-    for samples in queries.values():
-        right = {s["answer"] for s in samples if s["passed"] and s["answer"] is not None}
-        subsets = [list(c) for c in itertools.combinations(samples, k)]
-        gains.append(sum(chosen_right(rule, c, right) - chosen_right("majority", c, right) for c in subsets)
-                     / len(subsets))
-    return _mean_interval(gains)
 
 
 def plot(report: dict, path: Path) -> Path:
@@ -156,8 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             raise RuntimeError(f"{name}: every query needs {args.n} samples with a log-probability")
         rows = {}
         for k in range(1, args.n + 1):
-            rows[f"k={k}"] = {"accuracy": accuracy_at_k(queries, args.n, k),
-                              "gain_over_majority": {rule: paired_gain(queries, k, rule) for rule in RULES[1:]}}
+            rows[f"k={k}"] = by_k(queries, k)
             print(f"{name} k={k}: " + ", ".join(f"{r} {v['mean']:.3f}" for r, v in rows[f"k={k}"]["accuracy"].items()),
                   flush=True)
         report["datasets"][name] = {"queries": len(queries), "wall_s": round(time.time() - started, 1),

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Callable, NamedTuple, Optional, Sequence
 
 from adaptive_batch.costs import CostModel
-from adaptive_batch.records import Query, SampleRecord
+from adaptive_batch.records import Query, SampleRecord, mean_token_logprob
 from retrieval.pool import Demonstration
 
 
@@ -218,7 +218,7 @@ class RunState:
         status.votes[record.answer] = status.votes.get(record.answer, 0) + 1
         status.vote_responses.setdefault(record.answer, record.text)
         if self.vote_score is not None:
-            confidence = None if record.logprob is None else record.logprob / max(1, record.completion_tokens)
+            confidence = mean_token_logprob(record.logprob, record.completion_tokens)
             status.vote_standing[record.answer] = self.vote_score(status.vote_standing.get(record.answer), confidence)
         ranked = status.top_answers()
         # Until resolved the leading answer is the query's answer; once resolved it stays fixed.
