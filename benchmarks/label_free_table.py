@@ -113,6 +113,34 @@ def sc_samples_for(rows: list[dict], accuracy: float) -> float | None:
     return None
 
 
+def fewest_samples_to_match(rows: list[dict], method: str = "elimination") -> dict:
+    """For each budget self-consistency was run at: the smallest budget at which ``method``, run on
+    every seed, reaches self-consistency's mean accuracy, as a share of its samples (the issue's
+    "matches it with <= 60% of its samples"), and on how many seeds it is at or above it seed by seed.
+    Only budgets both were run at count: nothing interpolated."""
+    def accuracies(budget: str, name: str) -> list[float] | None:
+        runs = [r["runs"].get(budget, {}).get(name) for r in rows]
+        return None if None in runs else [x["accuracy"] for x in runs]
+
+    budgets = sorted({b for r in rows for b in r["runs"]}, key=lambda b: float(b[1:]))
+    out: dict = {}
+    for sc_budget in budgets:
+        sc = accuracies(sc_budget, "self-consistency")
+        if sc is None:
+            continue
+        for budget in budgets:
+            own = accuracies(budget, method)
+            if own is None or statistics.fmean(own) < statistics.fmean(sc):
+                continue
+            out[sc_budget[1:]] = {
+                "method": method, "budget": float(budget[1:]),
+                "share_of_samples": round(float(budget[1:]) / float(sc_budget[1:]), 3),
+                "accuracy": round(statistics.fmean(own), 4), "self_consistency": round(statistics.fmean(sc), 4),
+                "seeds_at_or_above": f"{sum(a >= b for a, b in zip(own, sc))}/{len(sc)}"}
+            break
+    return out
+
+
 def summarise(rows: list[dict]) -> dict:
     out: dict = {"seeds": [r["seed"] for r in rows], "budgets": {}}
     for budget in sorted(rows[0]["runs"], key=lambda b: float(b[1:])):
@@ -122,7 +150,10 @@ def summarise(rows: list[dict]) -> dict:
         for method in methods:
             ran = [r for r in rows if method in r["runs"].get(budget, {})]
             runs = [r["runs"][budget][method] for r in ran]
-            sc = [r["runs"][budget]["self-consistency"]["accuracy"] for r in ran]
+            # Self-consistency run at this budget; at a budget it was not run at (a fraction of a larger one),
+            # its replayed majority over each query's first B samples, which is what that run would draw.
+            sc = [r["runs"][budget]["self-consistency"]["accuracy"] if "self-consistency" in r["runs"][budget]
+                  else sc_at(r, float(budget[1:])) for r in ran]
             entry = {field: interval([x[field] for x in runs]) for field in
                      ("accuracy", "decided", "samples_per_query", "total_tokens_per_query")}
             own_runs = [x for x, r in zip(runs, ran) if r["own_cached_counts"]]
@@ -144,6 +175,7 @@ def summarise(rows: list[dict]) -> dict:
                 entry["samples_per_query"]["mean"] / needed, 3)
             table[method] = entry
         out["budgets"][budget] = table
+    out["fewest_samples_to_match"] = fewest_samples_to_match(rows)
     sweep: dict = {}
     for key in rows[0]["replayed"]["beta_stopping"]:
         cells = [r["replayed"]["beta_stopping"][key] for r in rows]
@@ -187,6 +219,14 @@ def markdown(summary: dict) -> str:
                              f"{e['samples_per_query']['mean']:.2f} | {equal_accuracy(e)} | "
                              f"{e['total_tokens_per_query']['mean']:.0f} | "
                              f"{e['uncached_tokens_per_query']['mean']:.0f} | {wrong} |")
+        if data["fewest_samples_to_match"]:
+            lines.append("\nThe fewest samples at which elimination matches self-consistency (both run, every seed):\n")
+            lines.append("| self-consistency B | its accuracy | elimination B | accuracy | share of samples | "
+                         "seeds at or above |")
+            lines.append("|---|---|---|---|---|---|")
+            for sc_budget, m in data["fewest_samples_to_match"].items():
+                lines.append(f"| {sc_budget} | {m['self_consistency']:.3f} | {m['budget']:g} | {m['accuracy']:.3f} | "
+                             f"{m['share_of_samples']:.0%} | {m['seeds_at_or_above']} |")
         lines.append("\nBeta stopping replayed over the uniform run's votes (per-query cap B, nothing reallocated):\n")
         lines.append("| B | confidence | decided | accuracy of decided | accuracy | samples/q |")
         lines.append("|---|---|---|---|---|---|")

@@ -153,3 +153,29 @@ def test_a_run_that_bought_more_samples_than_the_budget_is_compared_at_its_end()
     # At its end (7.5 samples of 110 tokens = 825) elimination at 825 total tokens (3.93 samples) had 0.448.
     assert equal["cheap"]["end"]["total_tokens"]["method"]["mean"] == pytest.approx(0.56)
     assert equal["cheap"]["end"]["total_tokens"]["other"]["mean"] == pytest.approx(0.3 + 0.15 * (825 / 210 - 2) / 2, abs=1e-3)
+
+
+def test_the_fewest_samples_to_match_self_consistency_takes_only_budgets_both_ran(monkeypatch):
+    # label_free_table.py's "matches it with <= 60% of its samples": the smallest budget whose mean
+    # accuracy reaches self-consistency's, among budgets actually run on every seed.
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
+    from label_free_table import fewest_samples_to_match
+
+    def row(seed, runs):
+        return {"seed": seed, "runs": {f"b{b:g}": {m: {"accuracy": a} for m, a in methods.items()}
+                                       for b, methods in runs.items()}}
+
+    rows = [row(0, {2.4: {"elimination": 0.30}, 3: {"elimination": 0.41}, 6: {"self-consistency": 0.40,
+                                                                              "elimination": 0.50}}),
+            row(1, {2.4: {"elimination": 0.30}, 3: {"elimination": 0.38}, 6: {"self-consistency": 0.40,
+                                                                              "elimination": 0.50}}),
+            row(2, {3.6: {"elimination": 0.99}, 6: {"self-consistency": 0.40, "elimination": 0.50}})]
+    # 2.4 and 3 lack seed 2, so 3.6 (one seed) and 6 are the candidates: neither 2.4 nor 3 counts.
+    assert fewest_samples_to_match(rows) == {"6": {
+        "method": "elimination", "budget": 6.0, "share_of_samples": 1.0, "accuracy": 0.5,
+        "self_consistency": 0.4, "seeds_at_or_above": "3/3"}}
+    rows[2]["runs"].update({"b3": {"elimination": {"accuracy": 0.42}}})
+    match = fewest_samples_to_match(rows)["6"]
+    assert (match["budget"], match["share_of_samples"], match["seeds_at_or_above"]) == (3.0, 0.5, "2/3")
