@@ -57,7 +57,8 @@ def test_shape_and_token_counts(backend):
         assert 0 <= completion.cached_tokens <= completion.prompt_tokens and completion.engine_s >= 0
         # A log-probability exactly where the backend declares one (weighted votes rely on it).
         assert (completion.logprob is not None) == backend.reports_logprobs
-        assert completion.logprob is None or completion.logprob < 0 < completion.completion_tokens
+        # The end-of-text token counts too: a sample that ends at once (0 tokens) still has one.
+        assert completion.logprob is None or completion.logprob <= 0
         counted = backend.prompt_tokens(PROMPT)
         assert counted is None or counted == completion.prompt_tokens  # budgets price prompts by it
     assert any(c.completion_tokens > 0 and c.text for c in out[0] + out[1])
@@ -126,7 +127,13 @@ def test_batched_samples_of_one_prompt_share_it_and_differ_only_by_seed():
     assert all(c.prompt_tokens == first[0].prompt_tokens > 20 and c.error is None for c in first)
 
 
-def test_batched_logprob_is_the_models_own_probability_of_its_tokens():
+@pytest.mark.parametrize("name, options, flash_attn", [
+    ("llamacpp", (), False),
+    # Flash attention as in the batched context (llama.cpp turns it on there): the unfused path's
+    # arithmetic moves this small model's log-probabilities by up to 0.15 a token.
+    ("llamacpp-batched", (("parallel", 2),), True),
+])
+def test_a_llamacpp_logprob_is_the_models_own_probability_of_its_tokens(name, options, flash_attn):
     # Greedy to max_tokens with no stop: the same tokens as llama-cpp-python's own completion with
     # logits for every position, whose per-token log-probabilities must sum to the backend's figure.
     import llama_cpp
@@ -134,15 +141,30 @@ def test_batched_logprob_is_the_models_own_probability_of_its_tokens():
     from adaptive_batch.backends.llamacpp import resolve_model
 
     greedy = SamplingParams(temperature=0.0, top_p=1.0, top_k=0, max_tokens=8, stop=())
-    backend = create_backend(name="llamacpp-batched", options=(("parallel", 2),))
+    backend = create_backend(name=name, options=options)
     (ours,) = backend.generate([GenerationRequest(PROMPT, greedy, seed=1)])
-    # Flash attention as in the batched context (llama.cpp turns it on there): the unfused path's
-    # arithmetic moves this small model's log-probabilities by up to 0.15 a token.
-    reference = llama_cpp.Llama(model_path=resolve_model(None), n_ctx=256, logits_all=True, flash_attn=True,
+    reference = llama_cpp.Llama(model_path=resolve_model(None), n_ctx=256, logits_all=True, flash_attn=flash_attn,
                                 verbose=False)
     theirs = reference.create_completion(PROMPT, max_tokens=8, temperature=0.0, logprobs=1)["choices"][0]
     assert ours[0].text == theirs["text"] and ours[0].completion_tokens == 8
     assert ours[0].logprob == pytest.approx(sum(theirs["logprobs"]["token_logprobs"]), abs=0.05)
+
+
+def test_the_one_at_a_time_engine_counts_the_token_that_ends_a_sample():
+    # A sample ended by a stop string or the end-of-text token: its last sampled token is never
+    # evaluated, so only a figure read as each token is sampled includes it. The stop token's
+    # log-probability is negative, so the sum over the sample must fall below the sum over the
+    # same tokens but that one (a greedy run to one fewer token; the stop token is counted in
+    # completion_tokens, here "\n\n").
+    params = SamplingParams(temperature=0.0, top_p=1.0, top_k=0, max_tokens=64, stop=("\n",))
+    backend = create_backend(name="llamacpp")
+    (stopped,) = backend.generate([GenerationRequest(PROMPT, params, seed=1)])
+    assert stopped[0].finish_reason == "stop" and stopped[0].completion_tokens >= 2
+    shorter = SamplingParams(temperature=0.0, top_p=1.0, top_k=0, max_tokens=stopped[0].completion_tokens - 1,
+                             stop=())
+    (cut,) = backend.generate([GenerationRequest(PROMPT, shorter, seed=1)])
+    assert cut[0].text == stopped[0].text
+    assert stopped[0].logprob < cut[0].logprob < 0
 
 
 def test_the_openai_backend_asks_for_log_probabilities_and_sums_the_servers(llama_server):

@@ -129,28 +129,40 @@ def test_a_label_free_run_on_the_batched_engine_submits_its_most_confident_sampl
             assert row["final_answer"] == best["answer"]
 
 
-def test_a_response_cached_without_a_log_probability_is_drawn_again_by_an_engine_that_reports_one(tmp_path):
-    # Both llama.cpp engines key the response cache by the same model id: a label-free run on the
-    # batched engine must not take the one-at-a-time engine's samples, which carry no log-probability.
+def test_a_response_cached_without_a_log_probability_is_drawn_again_only_where_votes_weigh_by_it(tmp_path):
+    # A cache written before the engines reported log-probabilities (or by one that reports none)
+    # holds responses without them. A label-free run weighs its votes by them, so it draws those
+    # samples again; a run judged against references does not need them and takes the cache.
+    import sqlite3
+
     lines = shared_dataset("addsub.jsonl").read_text().splitlines()[:2]
     data = tmp_path / "two.jsonl"
-    data.write_text("".join(json.dumps({"id": r["id"], "question": r["question"]}) + "\n" for r in map(json.loads, lines)))
+    data.write_text("".join(json.dumps({"id": r["id"], "question": r["question"], "answer": r["answer"]}) + "\n"
+                            for r in map(json.loads, lines)))
 
-    def config(backend: str, out: str) -> RunConfig:
+    def config(backend: str, verifier: str, out: str) -> RunConfig:
         return RunConfig.from_dict({
             "data": {"path": str(data)}, "backend": {"name": backend}, "cache_dir": str(tmp_path / "cache"),
             "schedule": {"method": "uniform", "budget": 2, "warmup": 1}, "sampling": {"max_tokens": 16},
-            "verifier": {"name": "consistency"}, "output_dir": str(tmp_path / out)})
+            "verifier": {"name": verifier}, "output_dir": str(tmp_path / out)})
 
-    first = run(config("llamacpp", "one-at-a-time"))
+    first = run(config("llamacpp", "consistency", "first"))
     assert first.summary["samples_generated"] == 4
-    assert all(s["logprob"] is None for s in first.samples_table().to_pylist())
-    assert any("not weighted" in w for w in first.summary["warnings"])
-    assert first.summary["verification"]["label"].endswith("undecided queries by most votes)")  # what decided
-    second = run(config("llamacpp-batched", "batched"))
-    assert second.summary["samples_generated"] == 4  # none served from the cache
-    assert all(s["logprob"] is not None for s in second.samples_table().to_pylist())
-    assert second.summary["verification"]["label"].endswith("undecided queries by the most confident sample)")
+    assert all(s["logprob"] is not None for s in first.samples_table().to_pylist())
+    assert not any("not weighted" in w for w in first.summary.get("warnings", []))
+    assert first.summary["verification"]["label"].endswith("undecided queries by the most confident sample)")
+    with sqlite3.connect(tmp_path / "cache" / "responses.sqlite") as db:  # as an older version stored them
+        rows = db.execute("SELECT key, value FROM responses").fetchall()
+        db.executemany("UPDATE responses SET value = ? WHERE key = ?",
+                       [(json.dumps({k: v for k, v in json.loads(value).items() if k != "logprob"}), key)
+                        for key, value in rows])
+    assert len(rows) == 4
+    judged = run(config("llamacpp", "reference", "judged"))
+    assert judged.summary["samples_generated"] == 0  # served from the cache
+    weighed = run(config("llamacpp", "consistency", "weighed"))
+    assert weighed.summary["samples_generated"] == 4  # none served from the cache
+    again, before = weighed.samples_table().to_pylist(), first.samples_table().to_pylist()
+    assert [(s["text"], s["logprob"]) for s in again] == [(s["text"], s["logprob"]) for s in before]
 
 
 def test_humaneval_through_the_two_phase_processor_with_the_code_verifier(real_backend, real_embedder, tmp_path):

@@ -357,3 +357,17 @@ def test_the_vote_option_is_checked_at_the_edge():
     assert ConsistencyOptions().vote == "top-confidence"
     with pytest.raises(ConfigError, match="vote must be top-confidence, confidence or majority, got 'loudest'"):
         ConsistencyOptions(vote="loudest")
+
+
+def test_a_label_free_run_on_an_engine_without_log_probabilities_says_its_votes_are_counted(synthetic, tmp_path):
+    # The simulated engine, like vLLM and a server asked for none, reports no log-probabilities: the
+    # run warns once, decides with the majority verifier, and its summary's label says so.
+    result = run(config(synthetic(20), tmp_path / "counted", {"name": "consistency"}))
+    warnings = [w for w in result.summary["warnings"] if "not weighted" in w]
+    assert warnings == ["votes are counted, not weighted by confidence: the simulated backend reports no "
+                        "log-probabilities (both llama.cpp backends do; --openai-logprobs asks a server for them)"]
+    assert result.summary["verification"]["label"].endswith("undecided queries by most votes)")
+    majority = run(config(synthetic(20), tmp_path / "majority", {"name": "consistency", "options": {"vote": "majority"}}))
+    assert not any("not weighted" in w for w in majority.summary.get("warnings", []))
+    assert [r["final_answer"] for r in majority.results_table().to_pylist()] == \
+        [r["final_answer"] for r in result.results_table().to_pylist()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import time
 from dataclasses import dataclass
@@ -84,6 +85,38 @@ def prepare(model: Optional[str], backend_name: str):
     return llama_cpp, path
 
 
+def sampled_token_logprob(llama_cpp, ctx, logits_index: int, n_vocab: int, token: int) -> float:
+    """A sampled token's log-probability under the raw logits row its sampler read (the samplers
+    work on a copy, so the row is the model's own): a log-softmax over the vocabulary, well under a
+    millisecond a token beside the decoding step it follows. Both llama.cpp engines use it, so a
+    sample's ``logprob`` means the same on either."""
+    import numpy as np
+
+    row = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, logits_index), shape=(n_vocab,))
+    top = float(row.max())
+    return float(row[token]) - top - float(np.log(np.exp(row - top).sum()))
+
+
+@functools.lru_cache(maxsize=1)
+def logprob_recording_llama(llama_cpp):
+    """``llama_cpp.Llama`` summing the log-probability of every token it samples. Its completion
+    API returns text only, and a logits processor runs before the token is chosen, so it never
+    sees the last one; ``generate`` yields each token right after sampling it, with its logits row
+    still the context's last (that of the end-of-text token and of the one completing a stop string
+    included, as in the batched engine)."""
+
+    class LogprobRecordingLlama(llama_cpp.Llama):
+        sampled_logprob = 0.0  # reset by the caller before each completion
+
+        def generate(self, *args, **kwargs):
+            n_vocab = self.n_vocab()
+            for token in super().generate(*args, **kwargs):
+                self.sampled_logprob += sampled_token_logprob(llama_cpp, self._ctx.ctx, -1, n_vocab, token)
+                yield token
+
+    return LogprobRecordingLlama
+
+
 @dataclass(frozen=True)
 class LlamaCppEngineOptions(PluginOptions):
     """What every in-process llama.cpp backend takes."""
@@ -135,6 +168,8 @@ class LlamaCppBackend(BackendBase):
     whole aligned chunk: every position is then computed identically whatever came before.
     """
 
+    reports_logprobs = True
+
     def __init__(
         self,
         model: Optional[str] = None,
@@ -147,7 +182,7 @@ class LlamaCppBackend(BackendBase):
     ):
         llama_cpp, path = prepare(model, "llamacpp")
         threads = n_threads or os.cpu_count() or 1
-        self._llm = llama_cpp.Llama(
+        self._llm = logprob_recording_llama(llama_cpp)(
             model_path=path,
             n_ctx=n_ctx,
             n_threads=threads,
@@ -258,6 +293,7 @@ class LlamaCppBackend(BackendBase):
         )
         started, started_at = time.perf_counter(), round(time.time(), 3)
         cached = 0
+        self._llm.sampled_logprob = 0.0
         try:
             ids = self._prompt_ids(request.prompt)
             if isinstance(request.prompt, str):
@@ -289,6 +325,7 @@ class LlamaCppBackend(BackendBase):
             cached_tokens=cached,
             engine_s=round(time.perf_counter() - started, 6),
             started_at=started_at,
+            logprob=round(self._llm.sampled_logprob, 4),
         )
 
     def _align_cache(self, tokens: list[int]) -> int:

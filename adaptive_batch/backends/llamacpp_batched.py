@@ -22,14 +22,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional, Sequence
 
-import numpy as np
-
 from ..config_fields import doc, require
 from ..errors import UserError
 from ..records import Completion, GenerationRequest
 from ..registry import Plugin
 from .base import BackendBase
-from .llamacpp import LlamaCppEngineOptions, derived_seed, prepare
+from .llamacpp import LlamaCppEngineOptions, derived_seed, prepare, sampled_token_logprob
 
 
 @dataclass
@@ -192,7 +190,7 @@ class LlamaCppBatchedBackend(BackendBase):
                         continue
                     token = c.llama_sampler_sample(job.sampler, self._ctx.ctx, job.logits_index)
                     c.llama_sampler_accept(job.sampler, token)
-                    job.logprob += self._token_logprob(job.logits_index, token)
+                    job.logprob += sampled_token_logprob(c, self._ctx.ctx, job.logits_index, self._n_vocab, token)
                     self._advance(job, token)
                     if job.finish is None:
                         step.append((token, len(job.tokens) + len(job.generated) - 1, [seq], True))
@@ -203,14 +201,6 @@ class LlamaCppBatchedBackend(BackendBase):
             for job in wave:
                 c.llama_sampler_free(job.sampler)
                 job.sampler = None
-
-    def _token_logprob(self, logits_index: int, token: int) -> float:
-        """The token's log-probability under the raw logits its sampler read (the samplers work on
-        a copy, so the row is the model's own): a log-softmax over the vocabulary, well under a
-        millisecond a token beside the decoding step it follows."""
-        row = np.ctypeslib.as_array(self._c.llama_get_logits_ith(self._ctx.ctx, logits_index), shape=(self._n_vocab,))
-        top = float(row.max())
-        return float(row[token]) - top - float(np.log(np.exp(row - top).sum()))
 
     def _advance(self, job: _Job, token: int) -> None:
         p = job.params

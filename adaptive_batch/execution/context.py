@@ -134,7 +134,7 @@ def prepare(config: RunConfig, backend: Optional[Backend] = None, embedder: Any 
     log, logged, warnings = _open_run_dir(config, run_dir, engines, repair)
     if verifier.wants_logprobs and not all(engine.reports_logprobs for engine, _ in engines.values()):
         warnings.append(f"votes are counted, not weighted by confidence: the {config.backend.name} backend reports no "
-                        "log-probabilities (--backend llamacpp-batched does; --openai-logprobs asks a server for them)")
+                        "log-probabilities (both llama.cpp backends do; --openai-logprobs asks a server for them)")
         verifier = verifier.without_logprobs()
     if logged:
         say(f"resuming: {len(logged)} logged samples to replay")

@@ -238,8 +238,9 @@ class SampleExecutor:
                 fresh_keys.append((slot, key))
                 continue
             cached = self._unverified.get(key) or (self.cache.get(key) if self.cache else None)
-            if cached is not None and cached.logprob is None and self._engines[engine][0].reports_logprobs:
-                cached = None  # cached by an engine that reports no log-probability: votes weigh by it
+            if (cached is not None and cached.logprob is None and self.context.verifier.wants_logprobs
+                    and self._engines[engine][0].reports_logprobs):
+                cached = None  # cached without a log-probability (another engine, an older version): votes weigh by it
             if cached is not None:
                 completions[slot] = cached
                 self.counters["cached"] += 1

@@ -138,7 +138,7 @@ class ConsistencyOptions(PluginOptions):
     vote: Literal["top-confidence", "confidence", "majority"] = doc(
         "top-confidence", "The answer a query submits while its votes do not decide it: top-confidence (the most "
         "confident sample's), confidence (votes weighted by their samples' probability per token) or majority. "
-        "Confidence needs the engine's log-probabilities (--backend llamacpp-batched, or --openai-logprobs); "
+        "Confidence needs the engine's log-probabilities (both llama.cpp backends; a server with --openai-logprobs); "
         "without them every rule is the majority vote.")
 
     def __post_init__(self) -> None:
