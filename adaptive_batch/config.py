@@ -212,7 +212,8 @@ class VerifierConfig(FromDict):
     name: str = doc(
         "reference",
         "Verifier plugin: reference (the dataset's answers; oracle), consistency (label-free: the "
-        "samples vote, an undecided query's answer its most confident sample's), code (runs the dataset's tests in a sandbox), external (your program), or a registered name.",
+        "samples vote, an undecided query's answer its most confident sample's), code (runs the dataset's "
+        "tests in a sandbox), external (your program), or a registered name.",
     )
     extractor: str = doc(
         "expression",

@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
                 if repeat:
                     seconds[name] += time.perf_counter() - started
                     texts[name].append(out["choices"][0]["text"])
-                    tokens += out["usage"]["completion_tokens"] * (name == "plain")
+                    if name == "plain":  # the same tokens on both (the texts are compared below)
+                        tokens += out["usage"]["completion_tokens"]
     same = texts["plain"] == texts["recording"]
     report = {
         "settings": {**vars(args), "threads": threads, "model": os.path.basename(path), "sampling": sampling},

@@ -367,7 +367,8 @@ def test_a_label_free_run_on_an_engine_without_log_probabilities_says_its_votes_
     assert warnings == ["votes are counted, not weighted by confidence: the simulated backend reports no "
                         "log-probabilities (both llama.cpp backends do; --openai-logprobs asks a server for them)"]
     assert result.summary["verification"]["label"].endswith("undecided queries by most votes)")
-    majority = run(config(synthetic(20), tmp_path / "majority", {"name": "consistency", "options": {"vote": "majority"}}))
+    counted = {"name": "consistency", "options": {"vote": "majority"}}
+    majority = run(config(synthetic(20), tmp_path / "majority", counted))
     assert not any("not weighted" in w for w in majority.summary.get("warnings", []))
     assert [r["final_answer"] for r in majority.results_table().to_pylist()] == \
         [r["final_answer"] for r in result.results_table().to_pylist()]
