@@ -80,6 +80,10 @@ VARIANTS = {
     "adaptive-auto-retire-resolved-base5-k2": ("adaptive", {"prompt": {"demo_mode": "auto"},
                                                             "retrieval": {"retire_after": 4, "demo_order": "resolved",
                                                                           "base_every": 5, "k": 2}}),
+    # The default with four demonstrations a prompt instead of three (longer adaptive prompts).
+    "adaptive-auto-retire-resolved-base5-k4": ("adaptive", {"prompt": {"demo_mode": "auto"},
+                                                            "retrieval": {"retire_after": 4, "demo_order": "resolved",
+                                                                          "base_every": 5, "k": 4}}),
     # One block of demonstrations for each of 16 groups of queries (by meaning), shared as a cached prefix.
     "adaptive-auto-retire-groups16": ("adaptive", {"prompt": {"demo_mode": "auto"},
                                                    "retrieval": {"retire_after": 4, "demo_groups": 16}}),
