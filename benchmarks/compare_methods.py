@@ -84,6 +84,11 @@ VARIANTS = {
     "adaptive-auto-retire-resolved-base5-k4": ("adaptive", {"prompt": {"demo_mode": "auto"},
                                                             "retrieval": {"retire_after": 4, "demo_order": "resolved",
                                                                           "base_every": 5, "k": 4}}),
+    # The default with three base-prompt warm-up samples a query instead of two (a larger pool first).
+    "adaptive-auto-retire-resolved-base5-warmup3": ("adaptive", {"prompt": {"demo_mode": "auto"},
+                                                                 "retrieval": {"retire_after": 4, "demo_order": "resolved",
+                                                                               "base_every": 5},
+                                                                 "schedule": {"warmup": 3}}),
     # One block of demonstrations for each of 16 groups of queries (by meaning), shared as a cached prefix.
     "adaptive-auto-retire-groups16": ("adaptive", {"prompt": {"demo_mode": "auto"},
                                                    "retrieval": {"retire_after": 4, "demo_groups": 16}}),
@@ -174,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
                 config = RunConfig(
                     data=DataConfig(path=dataset, limit=args.limit, skip=args.skip),
                     backend=engine,
-                    schedule=ScheduleConfig(method=base_method, budget=budget, warmup=args.warmup, **changes.get("schedule", {})),
+                    schedule=ScheduleConfig(**{"method": base_method, "budget": budget, "warmup": args.warmup,
+                                               **changes.get("schedule", {})}),
                     # Only the method it changes gets the rotation: the others' runs stay resumable.
                     retrieval=replace(retrieval, rotate_among=args.rotate_among) if name_of_run != method else retrieval,
                     prompt=PromptConfig(demo_mode=args.demo_mode),
